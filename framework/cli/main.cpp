@@ -1,0 +1,273 @@
+// The `dynsim` command line. Exit codes: 0 success; 2 any error found before integration starts
+// (bad scenario or --set, missing or ABI-mismatched plugin, bad data file); 1 a failure while
+// running.
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "common/errors.hpp"
+#include "common/version.hpp"
+#include "jobs/instances.hpp"
+#include "jobs/simulate.hpp"
+#include "run/provenance.hpp"
+#include "run/run_folder.hpp"
+#include "scenario/wiring.hpp"
+
+namespace {
+
+using namespace dynsim;
+
+constexpr const char* kFilePattern = "[%Y-%m-%d %H:%M:%S.%e] [%l] %v";
+
+// Messages logged before the run folder exists (plugin constructors, say) are kept here and
+// copied into run.log once it is opened.
+std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> g_backlog;
+
+std::shared_ptr<spdlog::logger> make_logger(const std::string& level) {
+  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  g_backlog = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
+  g_backlog->set_pattern(kFilePattern);
+  auto log = std::make_shared<spdlog::logger>("dynsim", spdlog::sinks_init_list{sink, g_backlog});
+  log->set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+  log->set_level(spdlog::level::from_str(level));
+  log->flush_on(spdlog::level::info);
+  return log;
+}
+
+// Plugins log through this C callback; spdlog stays in the host.
+void plugin_log(void* state, int level, const char* source, const char* message) {
+  auto* log = static_cast<spdlog::logger*>(state);
+  const auto lvl = static_cast<spdlog::level::level_enum>(std::clamp(level, 0, 4));
+  log->log(lvl, "[{}] {}", source, message);
+}
+
+std::string format_value(const OptionValue& v) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        std::ostringstream s;
+        if constexpr (std::is_same_v<T, bool>) {
+          s << (x ? "true" : "false");
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          s << '"' << x << '"';
+        } else if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>) {
+          s << x;
+        } else {
+          s << (x.empty() ? "[]" : "[...]");
+        }
+        return s.str();
+      },
+      v);
+}
+
+void print_specs(std::ostream& o, const OptionSpecs& specs) {
+  for (const auto& s : specs) {
+    o << "      " << s.name << " (" << type_name(s.type) << ", "
+      << (s.required() ? std::string("required") : "default " + format_value(*s.default_value));
+    if (s.lo || s.hi) {
+      o << ", ";
+      if (s.lo) o << (s.lo_open ? "> " : ">= ") << *s.lo;
+      if (s.lo && s.hi) o << " and ";
+      if (s.hi) o << "<= " << *s.hi;
+    }
+    if (!s.choices.empty()) {
+      std::string c;
+      for (const auto& x : s.choices) c += (c.empty() ? "" : "|") + x;
+      o << ", one of " << c;
+    }
+    o << ")\n          " << s.doc << "\n";
+  }
+}
+
+struct Common {
+  std::string scenario;
+  std::vector<std::string> sets;
+  std::optional<std::int64_t> seed, threads;
+  std::vector<std::string> all_sets() const {
+    auto s = sets;
+    if (seed) s.push_back("scenario.seed=" + std::to_string(*seed));
+    if (threads) s.push_back("scenario.threads=" + std::to_string(*threads));
+    return s;
+  }
+};
+
+void add_common(CLI::App* cmd, Common& c) {
+  cmd->add_option("scenario", c.scenario, "scenario file (TOML)")->required();
+  cmd->add_option("--set", c.sets, "override a key: TABLE.KEY=VALUE (repeatable; VALUE is TOML)");
+  cmd->add_option("--seed", c.seed, "same as --set scenario.seed=N");
+  cmd->add_option("--threads", c.threads, "same as --set scenario.threads=N (0: all cores)");
+}
+
+void warn_versions(const Wiring& w, spdlog::logger& log) {
+  for (const auto& [table, c] : w.plugins)
+    if (!c.requested_version.empty() && c.requested_version != c.record->version)
+      log.warn("[{}] asks for plugin '{}' version {}, loaded version {} from {}", table,
+               c.record->name, c.requested_version, c.record->version, c.record->file.string());
+  const auto& v = w.scenario_table.string("dynsim_version");
+  if (!v.empty() && v != kDynsimVersion)
+    log.warn("scenario was written by dynsim {}, this is {}", v, kDynsimVersion);
+}
+
+std::string describe_wiring(const Wiring& w) {
+  std::ostringstream s;
+  s << "scenario '" << w.name << "' (" << (w.precision == Precision::f32 ? "f32" : "f64")
+    << ", seed " << w.seed << ", " << w.threads << " thread(s))\n";
+  for (const auto& [table, kind] : plugin_roles())
+    if (const auto* c = w.plugin(table))
+      s << "  " << std::left << std::setw(9) << table << c->record->name << " "
+        << c->record->version << "  (" << c->record->file.string() << ")\n";
+  const auto& ic = w.integrator;
+  s << "  integrator " << method_name(ic.method) << ", dt " << ic.dt << ", t " << ic.t0 << " -> "
+    << ic.t_end;
+  if (ic.method != Method::dopri5) s << " (" << ic.fixed_steps() << " steps)";
+  return s.str();
+}
+
+template <class S>
+int run_job(const Wiring& w, const std::string& out_dir, const std::string& command_line,
+            spdlog::logger& log, bool validate_only) {
+  auto in = instantiate<S>(w, LogSink{plugin_log, &log}, data_dir());
+  SimulateJob<S> job(w, in);
+  if (validate_only) {
+    std::cout << "OK " << describe_wiring(w) << "\n  model state dimension N = " << in.model->dim()
+              << "\n";
+    return 0;
+  }
+  RunFolder out = RunFolder::create(out_dir, w.name);
+  {
+    std::ofstream early(out.path("run.log"));
+    for (const auto& line : g_backlog->last_formatted()) early << line;
+  }
+  auto file_sink =
+      std::make_shared<spdlog::sinks::basic_file_sink_mt>(out.path("run.log").string());
+  file_sink->set_pattern(kFilePattern);
+  auto& sinks = log.sinks();
+  sinks.erase(std::remove(sinks.begin(), sinks.end(), g_backlog), sinks.end());
+  sinks.push_back(file_sink);
+  log.info("dynsim {} -> {}", kDynsimVersion, out.dir().string());
+  std::istringstream lines(describe_wiring(w));
+  for (std::string line; std::getline(lines, line);) log.info("{}", line);
+
+  std::ostringstream resolved;
+  resolved << "# Resolved by dynsim " << kDynsimVersion << " from " << w.scenario.file().string()
+           << ": every default filled in.\n# Rerun with: dynsim run "
+           << "scenario.resolved.toml\n\n"
+           << toml::toml_formatter(w.resolved()) << "\n";
+  out.write_text("scenario.resolved.toml", resolved.str());
+  out.write_json("provenance.json", provenance(w, command_line));
+
+  const auto start = std::chrono::steady_clock::now();
+  nlohmann::json metrics;
+  try {
+    metrics = job.run(out, log);
+  } catch (const std::exception& e) {
+    out.write_json("metrics.json", {{"status", "failed"}, {"error", e.what()}});
+    throw RunError(e.what());
+  }
+  metrics["status"] = "ok";
+  metrics["total_wall_seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.write_json("metrics.json", metrics);
+  log.info("run folder: {}", out.dir().string());
+  std::cout << out.dir().string() << "\n";
+  return 0;
+}
+
+int cmd_run(const Common& c, const std::string& out, const std::string& command_line,
+            spdlog::logger& log, bool validate_only) {
+  Registry registry;
+  const Wiring w = wire(c.scenario, c.all_sets(), registry);
+  warn_versions(w, log);
+  set_threads(w.threads);
+  return w.precision == Precision::f32 ? run_job<float>(w, out, command_line, log, validate_only)
+                                       : run_job<double>(w, out, command_line, log, validate_only);
+}
+
+int cmd_plugins(const std::vector<std::string>& paths) {
+  std::vector<std::filesystem::path> dirs(paths.begin(), paths.end());
+  dirs = Registry::search_path(dirs);
+  Registry registry;
+  registry.load_directories(dirs);
+  std::cout << "plugin search path:\n";
+  for (const auto& d : dirs) std::cout << "  " << d.string() << "\n";
+  for (const auto& [table, kind] : plugin_roles()) {
+    std::cout << "\n" << kind_name(kind) << " plugins ([" << table << "] plugin = NAME):\n";
+    bool any = false;
+    for (const auto& name : registry.names(kind)) {
+      const auto& p = registry.find(kind, name);
+      any = true;
+      std::cout << "  " << p.name << " " << p.version << " - " << p.summary
+                << "\n    file: " << p.file.string() << "\n";
+      const auto specs = p.factory->options();
+      if (specs.empty()) std::cout << "      (no options)\n";
+      print_specs(std::cout, specs);
+    }
+    if (!any) std::cout << "  (none)\n";
+  }
+  return 0;
+}
+
+int cmd_tables() {
+  std::cout << "Host tables of a scenario (plugin tables: see `dynsim plugins`):\n";
+  for (const auto& [name, specs] : host_tables()) {
+    std::cout << "\n  [" << name << "]\n";
+    print_specs(std::cout, specs);
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string command_line;
+  for (int i = 0; i < argc; ++i) command_line += (i ? " " : "") + std::string(argv[i]);
+
+  CLI::App app{"dynsim " + std::string(kDynsimVersion) +
+               ": simulate and train dynamical systems as classifiers and generators"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(kDynsimVersion));
+  std::string level = "info";
+  app.add_option("--log-level", level, "trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  Common run_opts, val_opts;
+  std::string out;
+  auto* run = app.add_subcommand("run", "run a scenario and write a run folder");
+  add_common(run, run_opts);
+  run->add_option("--out", out, "run folder (default: runs/<name>-<UTC time>)");
+  auto* validate =
+      app.add_subcommand("validate", "check a scenario and its plugins without running");
+  add_common(validate, val_opts);
+  std::vector<std::string> plugin_paths;
+  auto* plugins = app.add_subcommand("plugins", "list installed plugins with their options");
+  plugins->add_option("--path", plugin_paths, "extra plugin folder (repeatable)");
+  auto* tables = app.add_subcommand("tables", "list the host's scenario tables and keys");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  auto log = make_logger(level);
+  try {
+    if (*run) return cmd_run(run_opts, out, command_line, *log, false);
+    if (*validate) return cmd_run(val_opts, "", command_line, *log, true);
+    if (*plugins) return cmd_plugins(plugin_paths);
+    if (*tables) return cmd_tables();
+  } catch (const InputError& e) {
+    log->error("{}", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    log->error("{}", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,169 @@
+#include "integrate/integrator.hpp"
+
+#include <boost/numeric/odeint.hpp>
+#include <boost/numeric/odeint/external/eigen/eigen.hpp>
+#include <cmath>
+
+#include "common/errors.hpp"
+#include "integrate/euler_maruyama.hpp"
+
+namespace dynsim {
+namespace ode = boost::numeric::odeint;
+
+Method parse_method(const std::string& name) {
+  if (name == "euler") return Method::euler;
+  if (name == "rk4") return Method::rk4;
+  if (name == "dopri5") return Method::dopri5;
+  if (name == "euler_maruyama") return Method::euler_maruyama;
+  throw InputError("unknown integration method '" + name + "'");
+}
+
+const char* method_name(Method m) {
+  switch (m) {
+    case Method::euler:
+      return "euler";
+    case Method::rk4:
+      return "rk4";
+    case Method::dopri5:
+      return "dopri5";
+    case Method::euler_maruyama:
+      return "euler_maruyama";
+  }
+  return "?";
+}
+
+std::int64_t IntegratorConfig::fixed_steps() const {
+  return static_cast<std::int64_t>(std::llround((t_end - t0) / dt));
+}
+
+template <class S>
+Integrator<S>::Integrator(IntegratorConfig cfg, Model<S>& model, NoiseLaw<S>* noise, int threads)
+    : cfg_(cfg),
+      model_(model),
+      noise_(noise && !noise->vanishes() ? noise : nullptr),
+      threads_(threads < 1 ? 1 : threads) {
+  if (noise_ && cfg_.method != Method::euler_maruyama)
+    throw InputError(std::string("integrator method '") + method_name(cfg_.method) +
+                     "' is deterministic but the noise law is not zero; use euler_maruyama");
+}
+
+template <class S>
+void Integrator<S>::draw_normals(const Random& rng, NoiseKey key,
+                                 std::span<const std::uint64_t> ids, std::int64_t step,
+                                 MatrixRef<S> Xi, int threads) {
+  const Index n = Xi.rows(), b = Xi.cols();
+  // Each column depends only on its own counter, so any split over threads gives the same bits.
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (Index j = 0; j < b; ++j)
+    rng.normals(Counter{key.epoch, key.draw, ids[static_cast<std::size_t>(j)],
+                        static_cast<std::uint64_t>(step)},
+                Xi.col(j).data(), n);
+}
+
+template <class S>
+IntegrationStats Integrator<S>::run(MatrixRef<S> X, std::span<const std::uint64_t> ids,
+                                    NoiseKey key, const Observer& observer) {
+  using State = Vector<S>;
+  const Index n = X.rows(), b = X.cols();
+  if (static_cast<Index>(ids.size()) != b)
+    throw RunError("integrator: " + std::to_string(ids.size()) + " item ids for " +
+                   std::to_string(b) + " columns");
+  State x(n * b);
+  Eigen::Map<Matrix<S>>(x.data(), n, b) = X;  // X may be strided; the state is contiguous
+  auto view = [n, b](const State& v) { return Eigen::Map<const Matrix<S>>(v.data(), n, b); };
+  auto drift = [&](const State& xs, State& dxdt, S t) {
+    Eigen::Map<Matrix<S>> d(dxdt.data(), n, b);
+    model_.drift(t, view(xs), d);
+  };
+
+  IntegrationStats stats;
+  S t = static_cast<S>(cfg_.t0);
+  const auto observe = [&](bool force) {
+    if (observer && (force || stats.steps % cfg_.save_every == 0))
+      observer(t, stats.steps, view(x));
+  };
+  const auto check_finite = [&] {
+    if (!x.allFinite())
+      throw RunError("integration diverged: non-finite state at t = " + std::to_string(t) +
+                     " (step " + std::to_string(stats.steps) + ")");
+  };
+  observe(true);
+
+  if (cfg_.method == Method::dopri5) {
+    auto stepper = ode::make_controlled(
+        static_cast<S>(cfg_.atol), static_cast<S>(cfg_.rtol),
+        ode::runge_kutta_dopri5<State, S, State, S, ode::vector_space_algebra>());
+    const S t_end = static_cast<S>(cfg_.t_end);
+    S h = static_cast<S>(cfg_.dt);
+    const S tiny = static_cast<S>(1e-12) * std::max<S>(std::abs(t_end), S(1));
+    std::int64_t attempts = 0;
+    while (t_end - t > tiny) {
+      if (++attempts > cfg_.max_steps)
+        throw RunError("dopri5: more than max_steps = " + std::to_string(cfg_.max_steps) +
+                       " step attempts before t_end; loosen rtol/atol or raise max_steps");
+      bool last = false;
+      if (t + h >= t_end) h = t_end - t, last = true;
+      if (stepper.try_step(drift, x, t, h) == ode::success) {
+        ++stats.steps;
+        check_finite();
+        if (last) t = t_end;  // absorb round-off so the run ends exactly at t_end
+        observe(t == t_end);
+      } else {
+        ++stats.rejected;
+        if (h < tiny) throw RunError("dopri5: step size underflow at t = " + std::to_string(t));
+      }
+    }
+  } else {
+    const std::int64_t steps = cfg_.fixed_steps();
+    const S dt = static_cast<S>(cfg_.dt);
+    const auto t_at = [&](std::int64_t k) { return static_cast<S>(cfg_.t0 + k * cfg_.dt); };
+    auto fixed = [&](auto& stepper, auto&& system) {
+      for (std::int64_t k = 0; k < steps; ++k) {
+        stepper.do_step(system, x, t_at(k), dt);
+        ++stats.steps;
+        t = t_at(k + 1);  // from the step index, not accumulated, so t carries no drift
+        check_finite();
+        observe(k + 1 == steps);
+      }
+    };
+    switch (cfg_.method) {
+      case Method::euler: {
+        ode::euler<State, S, State, S, ode::vector_space_algebra> st;
+        fixed(st, drift);
+        break;
+      }
+      case Method::rk4: {
+        ode::runge_kutta4<State, S, State, S, ode::vector_space_algebra> st;
+        fixed(st, drift);
+        break;
+      }
+      case Method::euler_maruyama: {
+        euler_maruyama<State, S, S, ode::vector_space_algebra> st;
+        const Random rng(key.seed, Stream::noise);
+        Matrix<S> xi(n, b), gxi(n, b);  // allocated once per run, reused every step
+        std::int64_t step = 0;
+        auto diffusion = [&](const State& xs, State& out, S tt) {
+          if (!noise_) {
+            out.setZero();
+            return;
+          }
+          draw_normals(rng, key, ids, step++, xi, threads_);
+          Eigen::Map<Matrix<S>> o(out.data(), n, b);
+          noise_->diffuse(tt, view(xs), xi, o);
+        };
+        fixed(st, std::make_pair(drift, diffusion));
+        break;
+      }
+      case Method::dopri5:
+        break;
+    }
+  }
+  stats.t = static_cast<double>(t);
+  X = view(x);
+  return stats;
+}
+
+template class Integrator<float>;
+template class Integrator<double>;
+
+}  // namespace dynsim

@@ -1,0 +1,64 @@
+#include "jobs/instances.hpp"
+
+#include <cstdlib>
+
+#include "common/errors.hpp"
+#include "common/version.hpp"
+
+namespace dynsim {
+
+std::string data_dir() {
+  if (const char* d = std::getenv("DYNSIM_DATA_DIR")) return d;
+  return std::string(kSourceDir) + "/data";
+}
+
+template <class S>
+Instances<S> instantiate(const Wiring& w, LogSink sink, const std::string& data) {
+  Instances<S> in;
+  for (const auto& [table, kind] : plugin_roles()) {
+    const PluginChoice* c = w.plugin(table);
+    if (!c) continue;
+    Context ctx{Logger(sink, c->record->name), w.seed, w.threads, data, w.scenario.dir().string()};
+    std::unique_ptr<PluginObject> obj;
+    try {
+      obj = c->record->factory->create(precision_of<S>(), c->options, ctx);
+    } catch (const InputError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw InputError("[" + table + "] plugin '" + c->record->name + "' (" +
+                       c->record->file.string() + ") failed to initialise: " + e.what());
+    }
+    // The registry checked the kind, so the static downcast is safe.
+    PluginObject* p = obj.get();
+    switch (kind) {
+      case PluginKind::model:
+        in.model = static_cast<Model<S>*>(p);
+        break;
+      case PluginKind::noise:
+        in.noise = static_cast<NoiseLaw<S>*>(p);
+        break;
+      case PluginKind::loss:
+        in.loss = static_cast<Loss<S>*>(p);
+        break;
+      case PluginKind::dataset:
+        in.dataset = static_cast<Dataset<S>*>(p);
+        break;
+      case PluginKind::attack:
+        in.attack = static_cast<Attack<S>*>(p);
+        break;
+    }
+    in.owned.push_back(std::move(obj));
+  }
+  if (in.noise) in.noise->bind(*in.model);
+  if (in.dataset && in.dataset->dim() != in.model->input_dim())
+    throw InputError(w.scenario.where_table("dataset") + ": dataset items have dimension " +
+                     std::to_string(in.dataset->dim()) +
+                     " but the model takes inputs of dimension " +
+                     std::to_string(in.model->input_dim()));
+  return in;
+}
+
+template Instances<float> instantiate<float>(const Wiring&, LogSink, const std::string&);
+template Instances<double> instantiate<double>(const Wiring&, LogSink, const std::string&);
+
+}  // namespace dynsim

@@ -1,0 +1,188 @@
+#include "jobs/simulate.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "common/errors.hpp"
+#include "integrate/integrator.hpp"
+#include "run/atomic_file.hpp"
+#include "run/gnuplot.hpp"
+#include "run/npy.hpp"
+
+namespace dynsim {
+
+namespace {
+
+// Trajectories beyond this many stored values are refused (raise save_every instead).
+constexpr std::int64_t kMaxStoredValues = 50'000'000;
+
+// Enough digits that the CSV reads back to the same bits.
+template <class T>
+std::string num(T v) {
+  std::ostringstream s;
+  s.precision(std::numeric_limits<T>::max_digits10);
+  s << v;
+  return s.str();
+}
+
+}  // namespace
+
+template <class S>
+SimulateJob<S>::SimulateJob(const Wiring& w, Instances<S>& in) : w_(w), in_(in) {
+  const Options& sim = w.simulate_table;
+  const auto& x0 = sim.real_matrix("x0");
+  const Index d = in.model->input_dim();
+  if (!x0.empty()) {
+    if (in.dataset) sim.fail("x0", "give x0 or a [dataset], not both");
+    inputs_.resize(d, static_cast<Index>(x0.size()));
+    for (std::size_t b = 0; b < x0.size(); ++b) {
+      if (static_cast<Index>(x0[b].size()) != d)
+        sim.fail("x0", "row " + std::to_string(b + 1) + " has " + std::to_string(x0[b].size()) +
+                           " values but the model takes inputs of dimension " + std::to_string(d));
+      for (Index i = 0; i < d; ++i) inputs_(i, static_cast<Index>(b)) = static_cast<S>(x0[b][i]);
+      ids_.push_back(b);
+    }
+  } else {
+    if (!in.dataset)
+      throw InputError(w.scenario.where_table("simulate") +
+                       ": [simulate]: nothing to simulate: give x0 or a [dataset] table");
+    Items<S> items = in.dataset->load(sim.string("split") == "train" ? Split::train : Split::test);
+    const Index n = std::min<Index>(items.x.cols(), sim.integer("items"));
+    inputs_ = items.x.leftCols(n);
+    ids_.assign(items.ids.begin(), items.ids.begin() + n);
+    labels_.assign(items.labels.begin(), items.labels.begin() + n);
+  }
+  const bool stochastic = in.noise && !in.noise->vanishes();
+  if (sim.integer("paths") > 1 && !stochastic)
+    sim.fail("paths", "more than one path needs a noise law that is not zero");
+  const IntegratorConfig& ic = w.integrator;
+  const std::int64_t n = in.model->dim(), b = inputs_.cols(), paths = sim.integer("paths");
+  const std::int64_t saves =
+      ic.method == Method::dopri5 ? -1 : ic.fixed_steps() / ic.save_every + 2;
+  if (sim.boolean("save_trajectory") && saves > 0 && saves * n * b * paths > kMaxStoredValues)
+    w.integrator_table.fail("save_every", "storing every " + std::to_string(ic.save_every) +
+                                              " steps keeps " +
+                                              std::to_string(saves * n * b * paths) +
+                                              " values; raise save_every or set "
+                                              "simulate.save_trajectory = false");
+}
+
+template <class S>
+nlohmann::json SimulateJob<S>::run(const RunFolder& out, spdlog::logger& log) {
+  const Wiring& w = w_;
+  Instances<S>& in = in_;
+  const Options& sim = w.simulate_table;
+  Model<S>& model = *in.model;
+  const Index n = model.dim(), b = inputs_.cols();
+  const std::int64_t paths = sim.integer("paths");
+  const bool stochastic = in.noise && !in.noise->vanishes();
+  const bool keep = sim.boolean("save_trajectory");
+  const IntegratorConfig& ic = w.integrator;
+
+  Matrix<S> X0(n, b);
+  model.encode(inputs_, X0);
+  Integrator<S> integrator(ic, model, in.noise, w.threads);
+
+  std::vector<S> traj;  // [path][save][item][node]
+  std::vector<S> times;
+  std::vector<Matrix<S>> finals;
+  IntegrationStats stats;
+  log.info("simulating {} item(s) x {} path(s), N = {}, {} from t = {} to {}", b, paths, n,
+           method_name(ic.method), ic.t0, ic.t_end);
+  const auto start = std::chrono::steady_clock::now();
+  for (std::int64_t p = 0; p < paths; ++p) {
+    Matrix<S> X = X0;
+    const bool first = p == 0;
+    auto observer = [&](S t, std::int64_t, ConstMatrixRef<S> Xs) {
+      if (!keep) return;
+      if (first) times.push_back(t);
+      traj.insert(traj.end(), Xs.data(), Xs.data() + Xs.size());
+    };
+    stats = integrator.run(X, ids_, NoiseKey{w.seed, 0, static_cast<std::uint32_t>(p)}, observer);
+    finals.push_back(X);
+  }
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  log.info("done: {} steps ({} rejected) per path in {:.3f} s", stats.steps, stats.rejected, wall);
+
+  // Final states, one row per (path, item).
+  {
+    AtomicFile f(out.path("final_state.csv"));
+    auto& o = f.stream();
+    o << "path,item" << (labels_.empty() ? "" : ",label");
+    for (Index i = 0; i < n; ++i) o << ",x" << i;
+    o << "\n";
+    for (std::int64_t p = 0; p < paths; ++p)
+      for (Index j = 0; j < b; ++j) {
+        o << p << "," << ids_[static_cast<std::size_t>(j)];
+        if (!labels_.empty()) o << "," << labels_[static_cast<std::size_t>(j)];
+        for (Index i = 0; i < n; ++i) o << "," << num(finals[static_cast<std::size_t>(p)](i, j));
+        o << "\n";
+      }
+    f.commit();
+  }
+  const auto steps_saved = static_cast<std::int64_t>(times.size());
+  if (keep) {
+    AtomicFile f(out.path("trajectory.csv"));
+    auto& o = f.stream();
+    o << "path,item,t";
+    for (Index i = 0; i < n; ++i) o << ",x" << i;
+    o << "\n";
+    // Rows grouped by (path, item) in time order, so each item's curve is one block.
+    for (std::int64_t p = 0; p < paths; ++p)
+      for (Index j = 0; j < b; ++j)
+        for (std::int64_t s = 0; s < steps_saved; ++s) {
+          o << p << "," << ids_[static_cast<std::size_t>(j)] << ","
+            << num(times[static_cast<std::size_t>(s)]);
+          const S* col = traj.data() + ((p * steps_saved + s) * b + j) * n;
+          for (Index i = 0; i < n; ++i) o << "," << num(col[i]);
+          o << "\n";
+        }
+    f.commit();
+    write_npy(out.path("trajectory.npy"), traj.data(), {paths, steps_saved, b, n});
+    write_npy(out.path("times.npy"), times.data(), {steps_saved});
+
+    // Figure: every plotted node of the first item (first path), against time.
+    const Index shown = std::min<Index>(n, sim.integer("plot_nodes"));
+    std::ostringstream gp;
+    gp << "set datafile separator ','\nset key outside right\nset xlabel 't'\nset ylabel 'x_i(t)'\n"
+       << "set title 'item " << ids_[0] << ", path 0'\nset grid\nplot ";
+    for (Index i = 0; i < shown; ++i)
+      gp << (i ? ", " : "") << "'../trajectory.csv' using ($1==0 && $2==" << ids_[0]
+         << " ? $3 : 1/0):" << 4 + i << " with lines title 'x" << i << "'";
+    std::string why;
+    if (!render_png(out.figures(), "trajectories", gp.str(), why))
+      log.warn("figure trajectories.png skipped: {}", why);
+  }
+
+  double mean_norm = 0, max_abs = 0;
+  for (const auto& F : finals) {
+    mean_norm += static_cast<double>(F.colwise().norm().sum());
+    max_abs = std::max(max_abs, static_cast<double>(F.cwiseAbs().maxCoeff()));
+  }
+  mean_norm /= static_cast<double>(b * paths);
+  return {
+      {"job", "simulate"},
+      {"items", b},
+      {"paths", paths},
+      {"state_dim", n},
+      {"method", method_name(ic.method)},
+      {"dt", ic.dt},
+      {"t0", ic.t0},
+      {"t_end", stats.t},
+      {"steps", stats.steps},
+      {"rejected_steps", stats.rejected},
+      {"stochastic", stochastic},
+      {"wall_seconds", wall},
+      {"item_steps_per_second",
+       static_cast<double>(b * paths * stats.steps) / std::max(wall, 1e-9)},
+      {"final_state", {{"mean_norm", mean_norm}, {"max_abs", max_abs}}},
+  };
+}
+
+template class SimulateJob<float>;
+template class SimulateJob<double>;
+
+}  // namespace dynsim

@@ -1,0 +1,30 @@
+#include "run/run_folder.hpp"
+
+#include "common/errors.hpp"
+#include "run/atomic_file.hpp"
+#include "run/provenance.hpp"
+
+namespace dynsim {
+namespace fs = std::filesystem;
+
+RunFolder RunFolder::create(const fs::path& out, const std::string& name) {
+  RunFolder r;
+  r.dir_ = out.empty() ? fs::path("runs") / (name + "-" + utc_timestamp(true)) : out;
+  std::error_code ec;
+  if (fs::exists(r.dir_, ec) && !fs::is_empty(r.dir_, ec))
+    throw InputError("output folder " + r.dir_.string() +
+                     " exists and is not empty; choose another --out or remove it");
+  fs::create_directories(r.figures(), ec);
+  if (ec) throw InputError("cannot create output folder " + r.dir_.string() + ": " + ec.message());
+  return r;
+}
+
+void RunFolder::write_text(const std::string& file, const std::string& text) const {
+  write_file_atomic(path(file), text);
+}
+
+void RunFolder::write_json(const std::string& file, const nlohmann::json& j) const {
+  write_file_atomic(path(file), j.dump(2) + "\n");
+}
+
+}  // namespace dynsim

@@ -1,0 +1,27 @@
+// A run folder: created at the start of `dynsim run`, holds everything the run writes.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace dynsim {
+
+class RunFolder {
+ public:
+  // `out` empty: runs/<name>-<UTC time> under the current directory. An existing non-empty
+  // folder is refused (InputError) so a run never mixes its files with another's.
+  static RunFolder create(const std::filesystem::path& out, const std::string& name);
+
+  const std::filesystem::path& dir() const { return dir_; }
+  std::filesystem::path path(const std::string& file) const { return dir_ / file; }
+  std::filesystem::path figures() const { return dir_ / "figures"; }
+
+  void write_text(const std::string& file, const std::string& text) const;
+  void write_json(const std::string& file, const nlohmann::json& j) const;
+
+ private:
+  std::filesystem::path dir_;
+};
+
+}  // namespace dynsim

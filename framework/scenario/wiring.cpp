@@ -1,0 +1,238 @@
+#include "scenario/wiring.hpp"
+
+#include <cmath>
+#include <thread>
+
+#include "common/errors.hpp"
+#include "common/version.hpp"
+
+namespace dynsim {
+namespace fs = std::filesystem;
+
+const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
+  static const std::vector<std::pair<std::string, OptionSpecs>> tables = {
+      {"scenario",
+       {
+           opt::string("name", "run name (default: the file name without .toml)").def(""),
+           opt::string("description", "free text, copied to the run folder").def(""),
+           opt::string("precision", "scalar type of the whole run")
+               .def("f64")
+               .one_of({"f32", "f64"}),
+           opt::integer("seed", "seed of every random draw (init, noise, data order, attacks)")
+               .def(std::int64_t{0})
+               .at_least(0),
+           opt::integer("threads", "threads for BLAS and host loops (0: all cores)")
+               .def(std::int64_t{0})
+               .at_least(0),
+           opt::string("dynsim_version", "version that wrote this scenario (warns if different)")
+               .def(""),
+       }},
+      {"plugins",
+       {opt::string_list("paths", "extra plugin folders, relative to the scenario file")
+            .def(std::vector<std::string>{})}},
+      {"integrator",
+       {
+           opt::string("method", "time stepper")
+               .def("rk4")
+               .one_of({"euler", "rk4", "dopri5", "euler_maruyama"}),
+           opt::real("dt", "step (fixed-step methods) or first step (dopri5)").def(0.01).positive(),
+           opt::real("t0", "start time").def(0.0),
+           opt::real("t_end", "end time (give this or steps)").def(0.0),
+           opt::integer("steps", "number of fixed steps (give this or t_end)")
+               .def(std::int64_t{0})
+               .at_least(0),
+           opt::real("rtol", "dopri5 relative tolerance").def(1e-6).positive(),
+           opt::real("atol", "dopri5 absolute tolerance").def(1e-8).positive(),
+           opt::integer("max_steps", "dopri5: most step attempts")
+               .def(std::int64_t{1000000})
+               .at_least(1),
+           opt::integer("save_every", "record the state every this many steps")
+               .def(std::int64_t{1})
+               .at_least(1),
+       }},
+      {"simulate",
+       {
+           opt::real_matrix("x0", "initial states, one row per item (or take items from [dataset])")
+               .def(std::vector<std::vector<double>>{}),
+           opt::integer("items", "with [dataset]: how many items of the split to simulate")
+               .def(std::int64_t{10})
+               .at_least(1),
+           opt::string("split", "with [dataset]: which split")
+               .def("test")
+               .one_of({"train", "test"}),
+           opt::integer("paths", "noise realisations per item (SDEs)")
+               .def(std::int64_t{1})
+               .at_least(1),
+           opt::boolean("save_trajectory", "write trajectory.csv and trajectory.npy").def(true),
+           opt::integer("plot_nodes", "nodes drawn in trajectories.png")
+               .def(std::int64_t{10})
+               .at_least(1),
+       }},
+  };
+  return tables;
+}
+
+const std::vector<std::pair<std::string, PluginKind>>& plugin_roles() {
+  static const std::vector<std::pair<std::string, PluginKind>> roles = {
+      {"model", PluginKind::model},
+      {"noise", PluginKind::noise},
+      {"loss", PluginKind::loss},
+      {"dataset", PluginKind::dataset},
+      {"attack", PluginKind::attack}};
+  return roles;
+}
+
+const PluginChoice* Wiring::plugin(const std::string& table) const {
+  auto it = plugins.find(table);
+  return it == plugins.end() ? nullptr : &it->second;
+}
+
+toml::table Wiring::resolved() const {
+  toml::table t;
+  auto sc = to_toml(scenario_table);
+  sc.insert_or_assign("name", name);
+  sc.insert_or_assign("dynsim_version", std::string(kDynsimVersion));
+  t.insert("scenario", std::move(sc));
+  t.insert("plugins", to_toml(plugins_table));
+  for (const auto& [table, choice] : plugins) {
+    auto pt = to_toml(choice.options);
+    pt.insert("plugin", choice.record->name);
+    pt.insert("version", choice.record->version);
+    t.insert(table, std::move(pt));
+  }
+  auto integ = to_toml(integrator_table);
+  // Exactly one of t_end and steps was given; the resolved file keeps that one so it reruns.
+  integ.erase(integrator_table.where("steps") == "default" ? "steps" : "t_end");
+  t.insert("integrator", std::move(integ));
+  t.insert("simulate", to_toml(simulate_table));
+  return t;
+}
+
+namespace {
+
+const OptionSpecs& specs_of(const std::string& table) {
+  for (const auto& [name, specs] : host_tables())
+    if (name == table) return specs;
+  throw std::logic_error("no host table " + table);
+}
+
+// Tables reserved for the training and evaluation pipeline: recognised, refused with a reason
+// until the trainer is built, so a scenario written for it never silently does something else.
+const std::set<std::string> kPending = {"train", "evaluate"};
+
+}  // namespace
+
+Wiring wire(const fs::path& file, const std::vector<std::string>& sets, Registry& registry) {
+  Wiring w;
+  w.scenario = Scenario::load(file, sets);
+  const Scenario& sc = w.scenario;
+
+  std::set<std::string> known;
+  for (const auto& [name, specs] : host_tables()) known.insert(name);
+  for (const auto& [name, kind] : plugin_roles()) known.insert(name);
+  for (const auto& [k, node] : sc.root()) {
+    const std::string key(k.str());
+    if (kPending.count(key))
+      throw InputError(Scenario::where(node) + ": [" + key +
+                       "] is not supported by this version of dynsim (simulation only)");
+    if (!known.count(key)) {
+      std::string list;
+      for (const auto& n : known) list += (list.empty() ? "" : ", ") + n;
+      throw InputError(Scenario::where(node) + ": unknown table '" + key + "'; known: " + list);
+    }
+    if (!node.is_table())
+      throw InputError(Scenario::where(node) + ": '" + key + "' must be a table ([" + key + "])");
+  }
+
+  auto host = [&](const std::string& t) {
+    return check_table(sc.table(t), specs_of(t), "[" + t + "]", sc.where_table(t));
+  };
+  w.scenario_table = host("scenario");
+  w.plugins_table = host("plugins");
+  w.integrator_table = host("integrator");
+  w.simulate_table = host("simulate");
+
+  const Options& s = w.scenario_table;
+  w.name = s.string("name").empty() ? file.stem().string() : s.string("name");
+  w.precision = s.string("precision") == "f32" ? Precision::f32 : Precision::f64;
+  w.seed = static_cast<std::uint64_t>(s.integer("seed"));
+  const auto threads = s.integer("threads");
+  w.threads = threads > 0 ? static_cast<int>(threads)
+                          : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+
+  // Integrator: exactly one of t_end and steps; fixed-step runs must land on t_end.
+  const Options& it = w.integrator_table;
+  IntegratorConfig& ic = w.integrator;
+  ic.method = parse_method(it.string("method"));
+  ic.dt = it.real("dt");
+  ic.t0 = it.real("t0");
+  ic.rtol = it.real("rtol");
+  ic.atol = it.real("atol");
+  ic.max_steps = it.integer("max_steps");
+  ic.save_every = it.integer("save_every");
+  const bool has_t_end = it.where("t_end") != "default", has_steps = it.where("steps") != "default";
+  if (has_t_end == has_steps)
+    throw InputError(sc.where_table("integrator") +
+                     ": [integrator]: give exactly one of 't_end' and 'steps'");
+  if (has_steps) {
+    if (ic.method == Method::dopri5)
+      it.fail("steps", "dopri5 chooses its own steps; give t_end instead");
+    if (it.integer("steps") < 1) it.fail("steps", "must be at least 1");
+    ic.t_end = ic.t0 + static_cast<double>(it.integer("steps")) * ic.dt;
+  } else {
+    ic.t_end = it.real("t_end");
+    if (!(ic.t_end > ic.t0)) it.fail("t_end", "must be greater than t0");
+    if (ic.method != Method::dopri5) {
+      const double n = (ic.t_end - ic.t0) / ic.dt;
+      if (std::abs(n - std::round(n)) > 1e-9 * std::max(1.0, n))
+        it.fail("t_end", "t_end - t0 must be a whole number of steps dt for fixed-step methods");
+    }
+  }
+
+  // Plugins: search path first, then each role table.
+  for (const auto& p : w.plugins_table.string_list("paths")) {
+    fs::path d(p);
+    w.plugin_dirs.push_back(d.is_absolute() ? d : sc.dir() / d);
+  }
+  w.plugin_dirs = Registry::search_path(w.plugin_dirs);
+  registry.load_directories(w.plugin_dirs);
+
+  for (const auto& [table, kind] : plugin_roles()) {
+    const toml::table* t = sc.table(table);
+    if (!t) continue;
+    const auto* pname = t->get("plugin");
+    if (!pname)
+      throw InputError(sc.where_table(table) + ": [" + table +
+                       "]: missing key 'plugin' (the name of a " + kind_name(kind) + " plugin)");
+    if (!pname->is_string())
+      throw InputError(Scenario::where(*pname) + ": [" + table +
+                       "]: key 'plugin' must be a string");
+    const std::string name = pname->value<std::string>().value();
+    const PluginRecord* rec;
+    try {
+      rec = &registry.find(kind, name);
+    } catch (const InputError& e) {
+      throw InputError(Scenario::where(*pname) + ": [" + table + "]: " + e.what());
+    }
+    std::string requested;
+    if (const auto* v = t->get("version")) {
+      if (!v->is_string())
+        throw InputError(Scenario::where(*v) + ": [" + table + "]: key 'version' must be a string");
+      // A different version is allowed (the CLI warns) so that old resolved scenarios still run.
+      requested = v->value<std::string>().value();
+    }
+    const std::string owner = "[" + table + "] plugin '" + name + "'";
+    PluginChoice choice{rec,
+                        check_table(t, rec->factory->options(), owner, sc.where_table(table),
+                                    {"plugin", "version"}),
+                        table, requested};
+    w.plugins.emplace(table, std::move(choice));
+  }
+  if (!w.plugin("model"))
+    throw InputError(file.string() + ": missing table [model] (every scenario needs a model)");
+  if (ic.method == Method::euler_maruyama && !w.plugin("noise"))
+    it.fail("method", "euler_maruyama needs a [noise] table");
+  return w;
+}
+
+}  // namespace dynsim

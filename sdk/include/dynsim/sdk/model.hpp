@@ -1,0 +1,69 @@
+// Model plugins: the drift F(t, X) of dX = F dt (+ noise), batched over items.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dynsim/sdk/types.hpp"
+
+namespace dynsim {
+
+// A trainable block: a named view into storage the model owns.
+template <class S>
+struct Parameter {
+  std::string name;
+  S* data;
+  Index rows, cols;
+  Eigen::Map<Matrix<S>> map() const { return {data, rows, cols}; }
+};
+
+template <class S>
+class Model : public PluginObject {
+ public:
+  static constexpr PluginKind kind = PluginKind::model;
+  using Scalar = S;
+
+  // State dimension N.
+  virtual Index dim() const = 0;
+
+  // How an input item becomes the initial state. Default: the state is the input.
+  virtual Index input_dim() const { return dim(); }
+  virtual void encode(ConstMatrixRef<S> input, MatrixRef<S> X0) const { X0 = input; }
+
+  // What the loss and the classifier read from a state. Default: the whole state.
+  virtual Index readout_dim() const { return dim(); }
+  virtual void readout(ConstMatrixRef<S> X, MatrixRef<S> Y) const { Y = X; }
+  // dX = (dY/dX)^T dY, column by column.
+  virtual void readout_vjp(ConstMatrixRef<S> /*X*/, ConstMatrixRef<S> dY, MatrixRef<S> dX) const {
+    dX = dY;
+  }
+
+  // dXdt = F(t, X) for the whole batch (X is N x B). Called once per stage per step: no
+  // allocation here, and a GEMM rather than a loop over items.
+  virtual void drift(S t, ConstMatrixRef<S> X, MatrixRef<S> dXdt) = 0;
+
+  // Vector-Jacobian products of the drift, required because training gradients must be exact:
+  //   adj_x  = (dF/dX)^T adj                          (overwritten, N x B)
+  //   grads[i] += sum over the batch of (dF/dtheta_i)^T adj   (same order and shape as
+  //   parameters())
+  virtual void drift_vjp(S t, ConstMatrixRef<S> X, ConstMatrixRef<S> adj, MatrixRef<S> adj_x,
+                         std::vector<Matrix<S>>& grads) = 0;
+
+  // Optional: the N x N Jacobian dF/dx at one state. Without it the host may fall back to finite
+  // differences, for stability analysis only.
+  virtual bool has_jacobian() const { return false; }
+  virtual void jacobian(S /*t*/, ConstVectorRef<S> /*x*/, MatrixRef<S> /*J*/) const {
+    throw std::logic_error("model has no analytic Jacobian");
+  }
+
+  // Trainable blocks (empty for a fixed model) and the hook the host calls after changing them,
+  // so the model can rebuild what it derives from them (an assembled matrix, a factorisation).
+  virtual std::vector<Parameter<S>> parameters() { return {}; }
+  virtual void parameters_changed() {}
+
+  // Planted attractors in state space, N x K (column k for class k); empty when there are none.
+  virtual Matrix<S> attractors() const { return {}; }
+};
+
+}  // namespace dynsim

@@ -1,0 +1,167 @@
+// The dynsim command line end to end: every class of input error with its message and exit
+// code 2, a failure while running with exit code 1, and a successful run's folder.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "support/helpers.hpp"
+
+using namespace dynsim;
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kGood = R"([scenario]
+name = "cli"
+precision = "f64"
+
+[model]
+plugin = "linear"
+M = [[0.0, 1.0], [-1.0, 0.0]]
+
+[integrator]
+method = "rk4"
+dt = 0.1
+steps = 20
+
+[simulate]
+x0 = [[1.0, 0.0], [0.0, 1.0]]
+)";
+
+std::string scenario(const std::string& name, const std::string& text) {
+  return test::temp_file(name + ".toml", text);
+}
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+  const auto p = s.find(from);
+  REQUIRE(p != std::string::npos);
+  return s.replace(p, from.size(), to);
+}
+
+}  // namespace
+
+TEST_CASE("validate accepts a good scenario", "[cli]") {
+  const auto r = test::run_dynsim("validate " + scenario("good", kGood));
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("OK scenario 'cli'") && Catch::Contains("N = 2"));
+}
+
+TEST_CASE("run writes a complete run folder and leaves no temporary file", "[cli]") {
+  const std::string out = test::temp_dir() + "/run-good";
+  const auto r = test::run_dynsim("run " + scenario("good", kGood) + " --out " + out + " --seed 3");
+  REQUIRE(r.exit_code == 0);
+  for (const char* f : {"scenario.resolved.toml", "provenance.json", "metrics.json", "run.log",
+                        "final_state.csv", "trajectory.csv", "trajectory.npy", "times.npy"})
+    CHECK(fs::exists(fs::path(out) / f));
+  for (const auto& e : fs::recursive_directory_iterator(out))
+    CHECK(e.path().string().find(".tmp.") == std::string::npos);
+  std::ifstream m(fs::path(out) / "metrics.json");
+  const std::string metrics((std::istreambuf_iterator<char>(m)), {});
+  CHECK_THAT(metrics, Catch::Contains("\"status\": \"ok\"") && Catch::Contains("\"steps\": 20"));
+  std::ifstream p(fs::path(out) / "provenance.json");
+  const std::string prov((std::istreambuf_iterator<char>(p)), {});
+  CHECK_THAT(prov, Catch::Contains("\"seed\": 3") && Catch::Contains("git_commit") &&
+                       Catch::Contains("OpenBLAS"));
+  // The resolved scenario reruns to the same final state.
+  const auto again =
+      test::run_dynsim("run " + out + "/scenario.resolved.toml --out " + out + "-again");
+  REQUIRE(again.exit_code == 0);
+  std::ifstream a(fs::path(out) / "final_state.csv"),
+      b(fs::path(out + "-again") / "final_state.csv");
+  CHECK(std::string((std::istreambuf_iterator<char>(a)), {}) ==
+        std::string((std::istreambuf_iterator<char>(b)), {}));
+  // A second run into the same folder is refused before anything is overwritten.
+  const auto clash = test::run_dynsim("run " + scenario("good", kGood) + " --out " + out);
+  CHECK(clash.exit_code == 2);
+  CHECK_THAT(clash.output, Catch::Contains("exists and is not empty"));
+}
+
+TEST_CASE("scenario errors exit with code 2 and say where", "[cli]") {
+  struct Case {
+    std::string name, text, args, expect;
+  };
+  const std::vector<Case> cases = {
+      {"unknown_key", replace(kGood, "dt = 0.1", "dt = 0.1\nstep = 3"), "",
+       "unknown_key.toml:12:8: [integrator]: unknown key 'step' (did you mean 'steps'?)"},
+      {"bad_type", replace(kGood, "dt = 0.1", "dt = \"small\""), "",
+       "bad_type.toml:11:6: [integrator]: key 'dt' must be real, got a string"},
+      {"missing_key", replace(kGood, "M = [[0.0, 1.0], [-1.0, 0.0]]", ""), "",
+       "missing_key.toml:5:1: [model] plugin 'linear': missing required key 'M'"},
+      {"missing_plugin_key", replace(kGood, "plugin = \"linear\"", ""), "",
+       "missing_plugin_key.toml:5:1: [model]: missing key 'plugin'"},
+      {"out_of_range", replace(kGood, "dt = 0.1", "dt = -0.1"), "",
+       "out_of_range.toml:11:6: [integrator]: key 'dt': -0.1 is out of range: must be > 0"},
+      {"bad_set", kGood, "--set integrator.dt", "--set integrator.dt: expected TABLE.KEY=VALUE"},
+      {"bad_set_type", kGood, "--set integrator.steps=1.5",
+       "--set integrator.steps=1.5: [integrator]: key 'steps' must be integer, got a real"},
+      {"missing_plugin", replace(kGood, "plugin = \"linear\"", "plugin = \"lienar\""), "",
+       "missing_plugin.toml:6:10: [model]: no model plugin named 'lienar'; available: linear"},
+      {"wrong_kind", replace(kGood, "plugin = \"linear\"", "plugin = \"additive\""), "",
+       "plugin 'additive' is a noise plugin, not a model plugin"},
+      {"plugin_check", replace(kGood, "[-1.0, 0.0]]", "[-1.0]]"), "",
+       "plugin_check.toml:7:5: [model] plugin 'linear' option 'M': must be square"},
+      {"unknown_table", kGood + "\n[integratr]\ndt = 1\n", "",
+       "unknown_table.toml:17:1: unknown table 'integratr'"},
+      {"syntax", replace(kGood, "steps = 20", "steps = = 20"), "",
+       "syntax.toml:12:9: TOML syntax error"},
+      {"no_state", replace(kGood, "x0 = [[1.0, 0.0], [0.0, 1.0]]", "x0 = [[1.0]]"), "",
+       "[simulate] option 'x0': row 1 has 1 values but the model takes inputs of dimension 2"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.name);
+    const auto r = test::run_dynsim("run " + scenario(c.name, c.text) + " " + c.args + " --out " +
+                                    test::temp_dir() + "/never-" + c.name);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Catch::Contains(c.expect));
+    CHECK_FALSE(fs::exists(test::temp_dir() + "/never-" + c.name));
+  }
+  const auto r = test::run_dynsim("run");
+  CHECK(r.exit_code == 2);
+  CHECK(test::run_dynsim("run " + test::temp_dir() + "/absent.toml").exit_code == 2);
+}
+
+TEST_CASE("a plugin built for another ABI version is refused naming file and versions", "[cli]") {
+  const auto r = test::run_dynsim("validate " + scenario("good", kGood),
+                                  std::string("DYNSIM_PLUGIN_PATH=") + TEST_PLUGIN_DIR_BAD_ABI);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(
+      r.output,
+      Catch::Contains("dynsim_bad_abi.so") &&
+          Catch::Contains("ABI version " + std::to_string(DYNSIM_ABI_VERSION + 1)) &&
+          Catch::Contains("this dynsim has ABI version " + std::to_string(DYNSIM_ABI_VERSION)));
+  CHECK(test::run_dynsim("plugins", std::string("DYNSIM_PLUGIN_PATH=") + TEST_PLUGIN_DIR_BAD_ABI)
+            .exit_code == 2);
+}
+
+TEST_CASE("two plugins with one name are refused", "[cli]") {
+  const auto r = test::run_dynsim("validate " + scenario("good", kGood),
+                                  std::string("DYNSIM_PLUGIN_PATH=") + TEST_PLUGIN_DIR_DUPLICATE);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("plugin name 'linear' is provided twice") &&
+                           Catch::Contains("dynsim_duplicate_linear.so"));
+}
+
+TEST_CASE("a failure while running exits with code 1 and records it", "[cli]") {
+  const std::string text =
+      replace(replace(kGood, "M = [[0.0, 1.0], [-1.0, 0.0]]", "M = [[1000.0, 0.0], [0.0, 1.0]]"),
+              "steps = 20", "steps = 400");
+  const std::string out = test::temp_dir() + "/run-diverge";
+  const auto r = test::run_dynsim(
+      "run " + scenario("diverge", replace(text, "dt = 0.1", "dt = 1.0")) + " --out " + out);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("diverged"));
+  std::ifstream m(fs::path(out) / "metrics.json");
+  CHECK_THAT(std::string((std::istreambuf_iterator<char>(m)), {}),
+             Catch::Contains("\"status\": \"failed\""));
+}
+
+TEST_CASE("plugins lists kinds and versions and files and options", "[cli]") {
+  const auto r = test::run_dynsim("plugins");
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("linear 1.0.0") && Catch::Contains("dynsim_linear.so") &&
+                           Catch::Contains("list of lists of reals") &&
+                           Catch::Contains("additive 1.0.0") && Catch::Contains("sigma"));
+  CHECK(test::run_dynsim("--help").exit_code == 0);
+  CHECK(test::run_dynsim("run --bogus x.toml").exit_code == 2);
+}

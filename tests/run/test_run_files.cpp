@@ -1,0 +1,46 @@
+// Run-folder files: written whole or not at all; .npy headers as NumPy reads them.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "run/atomic_file.hpp"
+#include "run/npy.hpp"
+#include "support/helpers.hpp"
+
+using namespace dynsim;
+namespace fs = std::filesystem;
+
+TEST_CASE("an atomic file appears only on commit", "[run]") {
+  const fs::path target = test::temp_dir() + "/atomic.txt";
+  {
+    AtomicFile f(target);
+    f.stream() << "half";
+    CHECK_FALSE(fs::exists(target));
+  }  // destroyed without commit: nothing left behind
+  CHECK_FALSE(fs::exists(target));
+  for (const auto& e : fs::directory_iterator(test::temp_dir()))
+    CHECK(e.path().filename().string().find("atomic.txt.tmp") == std::string::npos);
+  write_file_atomic(target, "whole\n");
+  std::ifstream in(target);
+  std::string s;
+  std::getline(in, s);
+  CHECK(s == "whole");
+}
+
+TEST_CASE("npy files carry a 64-byte aligned header with dtype and shape", "[run]") {
+  const fs::path f = test::temp_dir() + "/a.npy";
+  const std::vector<float> data = {1, 2, 3, 4, 5, 6};
+  write_npy(f, data.data(), {2, 3});
+  std::ifstream in(f, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  REQUIRE(bytes.substr(0, 6) == "\x93NUMPY");
+  const std::size_t hlen =
+      static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+  CHECK((10 + hlen) % 64 == 0);
+  const std::string header = bytes.substr(10, hlen);
+  CHECK_THAT(header, Catch::Contains("'descr': '<f4'") && Catch::Contains("'shape': (2,3)"));
+  CHECK(bytes.size() == 10 + hlen + 6 * sizeof(float));
+  float last;
+  std::memcpy(&last, bytes.data() + bytes.size() - 4, 4);
+  CHECK(last == 6.0f);
+}

@@ -1,0 +1,44 @@
+// Shared test helpers: plugin factories linked statically (no dlopen in unit tests), options
+// from a TOML snippet, and running the dynsim binary.
+#pragma once
+
+#include <dynsim/sdk.hpp>
+#include <string>
+
+namespace dynsim::test {
+
+// The `linear` model plugin, linked into the test binary; built from a TOML snippet of options.
+template <class S>
+std::unique_ptr<Model<S>> linear_model(const std::string& toml_options);
+
+// Options for `specs` from a TOML snippet, checked exactly as a scenario table is.
+Options options_from(const OptionSpecs& specs, const std::string& toml_options);
+
+struct Command {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+// Runs a shell command line and captures its output and exit code.
+Command run(const std::string& command);
+// Runs the dynsim binary of this build with the given arguments.
+Command run_dynsim(const std::string& args, const std::string& env = "");
+// Writes text to a fresh file under the test's temporary folder; returns its path.
+std::string temp_file(const std::string& name, const std::string& text);
+std::string temp_dir();
+
+// Additive noise sigma * Xi, the simplest law (unit tests of the stochastic integrator).
+template <class S>
+class ScaledNoise final : public NoiseLaw<S> {
+ public:
+  explicit ScaledNoise(S sigma) : sigma_(sigma) {}
+  void diffuse(S, ConstMatrixRef<S>, ConstMatrixRef<S> xi, MatrixRef<S> out) override {
+    out = sigma_ * xi;
+  }
+  void diffuse_vjp(S, ConstMatrixRef<S>, ConstMatrixRef<S>, ConstMatrixRef<S>,
+                   MatrixRef<S>) override {}
+
+ private:
+  S sigma_;
+};
+
+}  // namespace dynsim::test
