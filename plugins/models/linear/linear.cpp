@@ -48,11 +48,11 @@ class Linear final : public dynsim::Model<S> {
   }
 
   void drift_vjp(S, dynsim::ConstMatrixRef<S> X, dynsim::ConstMatrixRef<S> adj,
-                 dynsim::MatrixRef<S> adj_x, std::vector<dynsim::Matrix<S>>& grads) override {
+                 dynsim::MatrixRef<S> adj_x, std::vector<dynsim::Matrix<S>>& acc) override {
     adj_x.noalias() = M_.transpose() * adj;
     if (trainable_) {
-      grads[0].noalias() += adj * X.transpose();
-      grads[1] += adj.rowwise().sum();
+      acc[0].noalias() += adj * X.transpose();
+      acc[1] += adj.rowwise().sum();
     }
   }
 

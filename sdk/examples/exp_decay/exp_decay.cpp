@@ -34,9 +34,9 @@ class ExpDecay final : public dynsim::Model<S> {
   }
 
   void drift_vjp(S, dynsim::ConstMatrixRef<S> X, dynsim::ConstMatrixRef<S> adj,
-                 dynsim::MatrixRef<S> adj_x, std::vector<dynsim::Matrix<S>>& grads) override {
+                 dynsim::MatrixRef<S> adj_x, std::vector<dynsim::Matrix<S>>& acc) override {
     adj_x = -rate_ * adj;
-    grads[0](0, 0) -= (adj.array() * (X.array() - target_)).sum();
+    acc[0](0, 0) -= (adj.array() * (X.array() - target_)).sum();
   }
 
   bool has_jacobian() const override { return true; }

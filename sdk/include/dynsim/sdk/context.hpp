@@ -41,6 +41,10 @@ struct Context {
   int threads = 1;           // threads the run may use
   std::string data_dir;      // where set-up puts datasets (DYNSIM_DATA_DIR or <repo>/data)
   std::string scenario_dir;  // folder of the scenario file, for relative paths in options
+  // What the scenario's dataset says, when it has one (0 otherwise), so a model can default
+  // its dimension and class count to the data's.
+  long data_dim = 0;
+  int data_classes = 0;
 };
 
 }  // namespace dynsim

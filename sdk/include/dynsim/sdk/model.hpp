@@ -3,6 +3,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dynsim/sdk/types.hpp"
@@ -44,11 +45,29 @@ class Model : public PluginObject {
   virtual void drift(S t, ConstMatrixRef<S> X, MatrixRef<S> dXdt) = 0;
 
   // Vector-Jacobian products of the drift, required because training gradients must be exact:
-  //   adj_x  = (dF/dX)^T adj                          (overwritten, N x B)
-  //   grads[i] += sum over the batch of (dF/dtheta_i)^T adj   (same order and shape as
-  //   parameters())
+  //   adj_x  = (dF/dX)^T adj                                   (overwritten, N x B)
+  //   acc[i] += contribution of this call to accumulator i     (summed over the batch)
+  // The accumulators have the shapes accumulator_shapes() gives; by default one per parameter
+  // block, holding sum over items of (dF/dtheta_i)^T adj directly.
   virtual void drift_vjp(S t, ConstMatrixRef<S> X, ConstMatrixRef<S> adj, MatrixRef<S> adj_x,
-                         std::vector<Matrix<S>>& grads) = 0;
+                         std::vector<Matrix<S>>& acc) = 0;
+
+  // A model whose drift depends on its parameters through an assembled quantity (say
+  // A = Psi Lambda Psi^-1) accumulates dL/dA over every step and item, and maps it to the
+  // parameter blocks once per batch in finish_gradients (grads are overwritten, shaped as
+  // parameters()). The map is linear, so accumulators can be summed across workers first.
+  virtual std::vector<std::pair<Index, Index>> accumulator_shapes() {
+    std::vector<std::pair<Index, Index>> shapes;
+    for (const auto& p : parameters()) shapes.emplace_back(p.rows, p.cols);
+    return shapes;
+  }
+  virtual void finish_gradients(const std::vector<Matrix<S>>& acc, std::vector<Matrix<S>>& grads) {
+    grads = acc;
+  }
+
+  // Penalty on the parameters added to the loss (e.g. orthogonality of free eigenvectors):
+  // returns its value and adds its gradient into grads (shaped as parameters()).
+  virtual S regularize(std::vector<Matrix<S>>& /*grads*/) { return S(0); }
 
   // Optional: the N x N Jacobian dF/dx at one state. Without it the host may fall back to finite
   // differences, for stability analysis only.
@@ -64,6 +83,13 @@ class Model : public PluginObject {
 
   // Planted attractors in state space, N x K (column k for class k); empty when there are none.
   virtual Matrix<S> attractors() const { return {}; }
+
+  // The values planted states are made of (e.g. {0, x_p}); lets evaluation tell a state built
+  // from them (a union of patterns, say) from one that is not. Empty: not applicable.
+  virtual std::vector<S> state_alphabet() const { return {}; }
+
+  // Named arrays worth saving for analysis in Python (e.g. Psi, Lambda, A), as .npy files.
+  virtual std::vector<std::pair<std::string, Matrix<S>>> exports() const { return {}; }
 };
 
 }  // namespace dynsim
