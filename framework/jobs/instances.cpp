@@ -15,10 +15,18 @@ std::string data_dir() {
 template <class S>
 Instances<S> instantiate(const Wiring& w, LogSink sink, const std::string& data) {
   Instances<S> in;
-  for (const auto& [table, kind] : plugin_roles()) {
+  // The dataset comes first so the model can default its dimension and classes to the data's.
+  std::vector<std::pair<std::string, PluginKind>> order = {{"dataset", PluginKind::dataset}};
+  for (const auto& role : plugin_roles())
+    if (role.second != PluginKind::dataset) order.push_back(role);
+  for (const auto& [table, kind] : order) {
     const PluginChoice* c = w.plugin(table);
     if (!c) continue;
     Context ctx{Logger(sink, c->record->name), w.seed, w.threads, data, w.scenario.dir().string()};
+    if (in.dataset) {
+      ctx.data_dim = static_cast<long>(in.dataset->dim());
+      ctx.data_classes = in.dataset->classes();
+    }
     std::unique_ptr<PluginObject> obj;
     try {
       obj = c->record->factory->create(precision_of<S>(), c->options, ctx);
