@@ -9,12 +9,15 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "common/errors.hpp"
 #include "common/version.hpp"
 #include "jobs/instances.hpp"
 #include "jobs/simulate.hpp"
+#include "jobs/train_job.hpp"
+#include "run/model_file.hpp"
 #include "run/provenance.hpp"
 #include "run/run_folder.hpp"
 #include "scenario/wiring.hpp"
@@ -97,8 +100,9 @@ struct Common {
   }
 };
 
-void add_common(CLI::App* cmd, Common& c) {
-  cmd->add_option("scenario", c.scenario, "scenario file (TOML)")->required();
+void add_common(CLI::App* cmd, Common& c, const std::string& positional, const std::string& what,
+                bool required) {
+  cmd->add_option(positional, c.scenario, what)->required(required);
   cmd->add_option("--set", c.sets, "override a key: TABLE.KEY=VALUE (repeatable; VALUE is TOML)");
   cmd->add_option("--seed", c.seed, "same as --set scenario.seed=N");
   cmd->add_option("--threads", c.threads, "same as --set scenario.threads=N (0: all cores)");
@@ -129,19 +133,12 @@ std::string describe_wiring(const Wiring& w) {
   return s.str();
 }
 
-template <class S>
-int run_job(const Wiring& w, const std::string& out_dir, const std::string& command_line,
-            spdlog::logger& log, bool validate_only) {
-  auto in = instantiate<S>(w, LogSink{plugin_log, &log}, data_dir());
-  SimulateJob<S> job(w, in);
-  if (validate_only) {
-    std::cout << "OK " << describe_wiring(w) << "\n  model state dimension N = " << in.model->dim()
-              << "\n";
-    return 0;
-  }
-  RunFolder out = RunFolder::create(out_dir, w.name);
+enum class Mode { run, validate, resume, evaluate, stability };
+
+// Routes the log into RUN/run.log from here on, after what was logged before the folder existed.
+void attach_run_log(const RunFolder& out, spdlog::logger& log) {
   {
-    std::ofstream early(out.path("run.log"));
+    std::ofstream early(out.path("run.log"), std::ios::app);
     for (const auto& line : g_backlog->last_formatted()) early << line;
   }
   auto file_sink =
@@ -150,43 +147,88 @@ int run_job(const Wiring& w, const std::string& out_dir, const std::string& comm
   auto& sinks = log.sinks();
   sinks.erase(std::remove(sinks.begin(), sinks.end(), g_backlog), sinks.end());
   sinks.push_back(file_sink);
-  log.info("dynsim {} -> {}", kDynsimVersion, out.dir().string());
+}
+
+template <class S>
+int run_job(const Wiring& w, Mode mode, const std::filesystem::path& out_dir,
+            const std::string& command_line, spdlog::logger& log) {
+  auto in = instantiate<S>(w, LogSink{plugin_log, &log}, data_dir());
+  if (mode == Mode::evaluate || mode == Mode::stability) {
+    // out_dir is the trained run's folder; results go to a new subfolder of it.
+    load_model(out_dir / "model", *in.model);
+    const bool ev = mode == Mode::evaluate;
+    RunFolder out = RunFolder::create(
+        out_dir / (ev ? "evaluations" : "stability") / utc_timestamp(true), w.name);
+    attach_run_log(out, log);
+    const nlohmann::json result =
+        ev ? evaluate_model(w, in, out, log) : stability_report(w, in, out, log);
+    out.write_json(ev ? "evaluation.json" : "stability.json", result);
+    std::cout << out.dir().string() << "\n";
+    return 0;
+  }
+  std::optional<SimulateJob<S>> sim;
+  std::optional<TrainJob<S>> train;
+  if (w.training)
+    train.emplace(w, in);
+  else
+    sim.emplace(w, in);
+  if (mode == Mode::validate) {
+    std::cout << "OK " << describe_wiring(w) << "\n  model state dimension N = " << in.model->dim()
+              << "\n  job: " << (w.training ? "train" : "simulate") << "\n";
+    return 0;
+  }
+  const bool resume = mode == Mode::resume;
+  RunFolder out = resume ? RunFolder::open(out_dir) : RunFolder::create(out_dir, w.name);
+  attach_run_log(out, log);
+  log.info("dynsim {} -> {}{}", kDynsimVersion, out.dir().string(), resume ? " (resuming)" : "");
   std::istringstream lines(describe_wiring(w));
   for (std::string line; std::getline(lines, line);) log.info("{}", line);
 
   std::ostringstream resolved;
   resolved << "# Resolved by dynsim " << kDynsimVersion << " from " << w.scenario.file().string()
-           << ": every default filled in.\n# Rerun with: dynsim run "
-           << "scenario.resolved.toml\n\n"
+           << ": every default filled in.\n# Rerun with: dynsim run scenario.resolved.toml\n\n"
            << toml::toml_formatter(w.resolved()) << "\n";
   out.write_text("scenario.resolved.toml", resolved.str());
-  out.write_json("provenance.json", provenance(w, command_line));
+  out.write_json(resume ? "provenance.resume.json" : "provenance.json",
+                 provenance(w, command_line));
 
   const auto start = std::chrono::steady_clock::now();
   nlohmann::json metrics;
   try {
-    metrics = job.run(out, log);
+    metrics = train ? train->run(out, log, resume) : sim->run(out, log);
+  } catch (const InputError&) {
+    throw;
   } catch (const std::exception& e) {
     out.write_json("metrics.json", {{"status", "failed"}, {"error", e.what()}});
     throw RunError(e.what());
   }
-  metrics["status"] = "ok";
+  const bool diverged = metrics.value("diverged", false);
+  metrics["status"] = diverged ? "diverged" : "ok";
   metrics["total_wall_seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   out.write_json("metrics.json", metrics);
-  log.info("run folder: {}", out.dir().string());
+  log.info("run folder: {} ({:.1f} s)", out.dir().string(),
+           metrics["total_wall_seconds"].get<double>());
   std::cout << out.dir().string() << "\n";
-  return 0;
+  return diverged ? 1 : 0;
 }
 
-int cmd_run(const Common& c, const std::string& out, const std::string& command_line,
-            spdlog::logger& log, bool validate_only) {
+int cmd_run(const Common& c, Mode mode, const std::string& out, const std::string& command_line,
+            spdlog::logger& log) {
+  std::filesystem::path scenario = c.scenario, out_dir = out;
+  if (mode == Mode::evaluate || mode == Mode::stability || mode == Mode::resume) {
+    // These start from a run folder: its resolved scenario, with any --set on top.
+    out_dir = mode == Mode::resume ? out : c.scenario;
+    scenario = out_dir / "scenario.resolved.toml";
+    if (!std::filesystem::is_regular_file(scenario))
+      throw InputError(out_dir.string() + ": not a run folder (no scenario.resolved.toml)");
+  }
   Registry registry;
-  const Wiring w = wire(c.scenario, c.all_sets(), registry);
+  const Wiring w = wire(scenario, c.all_sets(), registry);
   warn_versions(w, log);
   set_threads(w.threads);
-  return w.precision == Precision::f32 ? run_job<float>(w, out, command_line, log, validate_only)
-                                       : run_job<double>(w, out, command_line, log, validate_only);
+  return w.precision == Precision::f32 ? run_job<float>(w, mode, out_dir, command_line, log)
+                                       : run_job<double>(w, mode, out_dir, command_line, log);
 }
 
 int cmd_plugins(const std::vector<std::string>& paths) {
@@ -236,14 +278,23 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
-  Common run_opts, val_opts;
-  std::string out;
-  auto* run = app.add_subcommand("run", "run a scenario and write a run folder");
-  add_common(run, run_opts);
+  Common run_opts, val_opts, eval_opts, stab_opts;
+  std::string out, resume;
+  auto* run = app.add_subcommand("run", "run a scenario (simulate or train) into a run folder");
+  add_common(run, run_opts, "scenario", "scenario file (TOML)", false);
   run->add_option("--out", out, "run folder (default: runs/<name>-<UTC time>)");
+  run->add_option("--resume", resume,
+                  "continue the training in RUN_DIR from its last checkpoint (its resolved "
+                  "scenario, with any --set on top)");
   auto* validate =
       app.add_subcommand("validate", "check a scenario and its plugins without running");
-  add_common(validate, val_opts);
+  add_common(validate, val_opts, "scenario", "scenario file (TOML)", true);
+  auto* evaluate = app.add_subcommand(
+      "evaluate", "reload a trained run's model and evaluate it ([evaluate] keys via --set)");
+  add_common(evaluate, eval_opts, "run_dir", "folder of a training run", true);
+  auto* stability = app.add_subcommand(
+      "stability", "reload a trained run's model and analyse its planted attractors");
+  add_common(stability, stab_opts, "run_dir", "folder of a training run", true);
   std::vector<std::string> plugin_paths;
   auto* plugins = app.add_subcommand("plugins", "list installed plugins with their options");
   plugins->add_option("--path", plugin_paths, "extra plugin folder (repeatable)");
@@ -258,8 +309,20 @@ int main(int argc, char** argv) {
 
   auto log = make_logger(level);
   try {
-    if (*run) return cmd_run(run_opts, out, command_line, *log, false);
-    if (*validate) return cmd_run(val_opts, "", command_line, *log, true);
+    if (*run) {
+      if (!resume.empty()) {
+        if (!out.empty() && out != resume)
+          throw InputError("--resume continues in RUN_DIR; do not give a different --out");
+        if (!run_opts.scenario.empty())
+          throw InputError("--resume takes its scenario from RUN_DIR; give no scenario file");
+        return cmd_run(run_opts, Mode::resume, resume, command_line, *log);
+      }
+      if (run_opts.scenario.empty()) throw InputError("run: give a scenario file (or --resume)");
+      return cmd_run(run_opts, Mode::run, out, command_line, *log);
+    }
+    if (*validate) return cmd_run(val_opts, Mode::validate, "", command_line, *log);
+    if (*evaluate) return cmd_run(eval_opts, Mode::evaluate, "", command_line, *log);
+    if (*stability) return cmd_run(stab_opts, Mode::stability, "", command_line, *log);
     if (*plugins) return cmd_plugins(plugin_paths);
     if (*tables) return cmd_tables();
   } catch (const InputError& e) {

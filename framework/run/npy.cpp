@@ -41,3 +41,63 @@ template void write_npy<double>(const std::filesystem::path&, const double*,
                                 const std::vector<std::int64_t>&);
 
 }  // namespace dynsim
+
+#include <fstream>
+#include <regex>
+
+#include "common/errors.hpp"
+
+namespace dynsim {
+
+template <class S>
+void write_matrix_npy(const std::filesystem::path& file, const Matrix<S>& m) {
+  const Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> r = m;
+  write_npy(file, r.data(), {m.rows(), m.cols()});
+}
+
+template <class S>
+Matrix<S> read_matrix_npy(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError(file.string() + ": cannot open");
+  char magic[10];
+  in.read(magic, 10);
+  if (!in || std::string(magic, 6) != "\x93NUMPY" || magic[6] != 1)
+    throw InputError(file.string() + ": not a version 1 .npy file");
+  const std::size_t hlen = static_cast<unsigned char>(magic[8]) |
+                           (static_cast<std::size_t>(static_cast<unsigned char>(magic[9])) << 8);
+  std::string header(hlen, ' ');
+  in.read(header.data(), static_cast<std::streamsize>(hlen));
+  std::smatch d, s;
+  if (!std::regex_search(header, d, std::regex("'descr': *'<f([48])'")) ||
+      header.find("'fortran_order': False") == std::string::npos ||
+      !std::regex_search(header, s, std::regex("'shape': *\\(([0-9]+), *([0-9]*)\\)")))
+    throw InputError(file.string() +
+                     ": expected a C-order float32/float64 array of 1 or 2 "
+                     "dimensions; header: " +
+                     header);
+  const Index rows = std::stol(s[1]), cols = s[2].str().empty() ? 1 : std::stol(s[2]);
+  const bool f4 = d[1] == "4";
+  const std::size_t count = static_cast<std::size_t>(rows * cols);
+  Matrix<S> m(rows, cols);
+  auto fill = [&](auto tag) {
+    using T = decltype(tag);
+    std::vector<T> buf(count);
+    in.read(reinterpret_cast<char*>(buf.data()), static_cast<std::streamsize>(count * sizeof(T)));
+    if (!in) throw InputError(file.string() + ": truncated data");
+    for (Index i = 0; i < rows; ++i)
+      for (Index j = 0; j < cols; ++j)
+        m(i, j) = static_cast<S>(buf[static_cast<std::size_t>(i * cols + j)]);
+  };
+  if (f4)
+    fill(float{});
+  else
+    fill(double{});
+  return m;
+}
+
+template void write_matrix_npy<float>(const std::filesystem::path&, const Matrix<float>&);
+template void write_matrix_npy<double>(const std::filesystem::path&, const Matrix<double>&);
+template Matrix<float> read_matrix_npy<float>(const std::filesystem::path&);
+template Matrix<double> read_matrix_npy<double>(const std::filesystem::path&);
+
+}  // namespace dynsim

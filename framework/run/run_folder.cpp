@@ -19,6 +19,16 @@ RunFolder RunFolder::create(const fs::path& out, const std::string& name) {
   return r;
 }
 
+RunFolder RunFolder::open(const fs::path& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir / "checkpoint", ec))
+    throw InputError(dir.string() + ": no checkpoint to resume from (checkpoint/ is missing)");
+  RunFolder r;
+  r.dir_ = dir;
+  fs::create_directories(r.figures(), ec);
+  return r;
+}
+
 void RunFolder::write_text(const std::string& file, const std::string& text) const {
   write_file_atomic(path(file), text);
 }

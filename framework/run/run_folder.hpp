@@ -12,6 +12,8 @@ class RunFolder {
   // `out` empty: runs/<name>-<UTC time> under the current directory. An existing non-empty
   // folder is refused (InputError) so a run never mixes its files with another's.
   static RunFolder create(const std::filesystem::path& out, const std::string& name);
+  // An existing run folder (to resume a training run in it).
+  static RunFolder open(const std::filesystem::path& dir);
 
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path path(const std::string& file) const { return dir_ / file; }

@@ -68,6 +68,63 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
                .def(std::int64_t{10})
                .at_least(1),
        }},
+      {"train",
+       {
+           opt::integer("epochs", "passes over the training items")
+               .def(std::int64_t{20})
+               .at_least(1),
+           opt::integer("batch_size", "items per optimizer step").def(std::int64_t{50}).at_least(1),
+           opt::string("optimizer", "update rule").def("adam").one_of({"adam", "sgd"}),
+           opt::real("lr", "learning rate").def(0.01).positive(),
+           opt::real("beta1", "Adam first-moment decay").def(0.9).range(0.0, 1.0),
+           opt::real("beta2", "Adam second-moment decay").def(0.999).range(0.0, 1.0),
+           opt::real("eps", "Adam denominator guard").def(1e-8).positive(),
+           opt::real("momentum", "SGD momentum").def(0.0).range(0.0, 1.0),
+           opt::real("clip_norm", "clip the global gradient norm to this (0: off)")
+               .def(0.0)
+               .at_least(0.0),
+           opt::real("validation_fraction", "share of training items held out for validation")
+               .def(0.1)
+               .range(0.0, 0.9),
+           opt::integer("patience",
+                        "stop after this many epochs without a better validation "
+                        "accuracy (0: never)")
+               .def(std::int64_t{0})
+               .at_least(0),
+           opt::integer("checkpoint_every",
+                        "adjoint memory: keep the state every k steps and "
+                        "recompute the rest (0: automatic, 1: keep all)")
+               .def(std::int64_t{0})
+               .at_least(0),
+           opt::real("divergence_loss", "a batch loss above this stops training")
+               .def(1e6)
+               .positive(),
+           opt::real("log_every_seconds", "progress line cadence").def(10.0).positive(),
+           opt::integer("max_items", "use only the first n training items (0: all)")
+               .def(std::int64_t{0})
+               .at_least(0),
+       }},
+      {"evaluate",
+       {
+           opt::string("split", "items to evaluate on").def("test").one_of({"train", "test"}),
+           opt::integer("max_items", "evaluate only the first n items (0: all)")
+               .def(std::int64_t{0})
+               .at_least(0),
+           opt::integer("horizon", "also classify at this multiple of T (1: only at T)")
+               .def(std::int64_t{10})
+               .at_least(1),
+           opt::real("tolerance", "relative L2 distance that counts as at an attractor")
+               .def(0.05)
+               .positive(),
+           opt::integer("batch_size", "items integrated at once")
+               .def(std::int64_t{1000})
+               .at_least(1),
+           opt::real("stability_perturbation",
+                     "relative size of the kick in the empirical "
+                     "stability check")
+               .def(0.05)
+               .positive(),
+       }},
   };
   return tables;
 }
@@ -102,9 +159,15 @@ toml::table Wiring::resolved() const {
   }
   auto integ = to_toml(integrator_table);
   // Exactly one of t_end and steps was given; the resolved file keeps that one so it reruns.
-  integ.erase(integrator_table.where("steps") == "default" ? "steps" : "t_end");
+  integ.erase(integrator_table.integer("steps") == 0 ? "steps" : "t_end");
   t.insert("integrator", std::move(integ));
-  t.insert("simulate", to_toml(simulate_table));
+  // Only the job's own tables, so the resolved file reruns the same job.
+  if (training) {
+    t.insert("train", to_toml(train_table));
+    t.insert("evaluate", to_toml(evaluate_table));
+  } else {
+    t.insert("simulate", to_toml(simulate_table));
+  }
   return t;
 }
 
@@ -115,10 +178,6 @@ const OptionSpecs& specs_of(const std::string& table) {
     if (name == table) return specs;
   throw std::logic_error("no host table " + table);
 }
-
-// Tables reserved for the training and evaluation pipeline: recognised, refused with a reason
-// until the trainer is built, so a scenario written for it never silently does something else.
-const std::set<std::string> kPending = {"train", "evaluate"};
 
 }  // namespace
 
@@ -132,9 +191,6 @@ Wiring wire(const fs::path& file, const std::vector<std::string>& sets, Registry
   for (const auto& [name, kind] : plugin_roles()) known.insert(name);
   for (const auto& [k, node] : sc.root()) {
     const std::string key(k.str());
-    if (kPending.count(key))
-      throw InputError(Scenario::where(node) + ": [" + key +
-                       "] is not supported by this version of dynsim (simulation only)");
     if (!known.count(key)) {
       std::string list;
       for (const auto& n : known) list += (list.empty() ? "" : ", ") + n;
@@ -151,6 +207,12 @@ Wiring wire(const fs::path& file, const std::vector<std::string>& sets, Registry
   w.plugins_table = host("plugins");
   w.integrator_table = host("integrator");
   w.simulate_table = host("simulate");
+  w.train_table = host("train");
+  w.evaluate_table = host("evaluate");
+  w.training = sc.table("train") != nullptr;
+  if (w.training && sc.table("simulate"))
+    throw InputError(sc.where_table("simulate") +
+                     ": [simulate] and [train] are different jobs; a scenario has one of them");
 
   const Options& s = w.scenario_table;
   w.name = s.string("name").empty() ? file.stem().string() : s.string("name");
@@ -170,14 +232,13 @@ Wiring wire(const fs::path& file, const std::vector<std::string>& sets, Registry
   ic.atol = it.real("atol");
   ic.max_steps = it.integer("max_steps");
   ic.save_every = it.integer("save_every");
-  const bool has_t_end = it.where("t_end") != "default", has_steps = it.where("steps") != "default";
+  const bool has_t_end = it.where("t_end") != "default", has_steps = it.integer("steps") > 0;
   if (has_t_end == has_steps)
     throw InputError(sc.where_table("integrator") +
-                     ": [integrator]: give exactly one of 't_end' and 'steps'");
+                     ": [integrator]: give exactly one of 't_end' and 'steps' (steps > 0)");
   if (has_steps) {
     if (ic.method == Method::dopri5)
       it.fail("steps", "dopri5 chooses its own steps; give t_end instead");
-    if (it.integer("steps") < 1) it.fail("steps", "must be at least 1");
     ic.t_end = ic.t0 + static_cast<double>(it.integer("steps")) * ic.dt;
   } else {
     ic.t_end = it.real("t_end");

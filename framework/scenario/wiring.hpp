@@ -27,7 +27,9 @@ struct Wiring {
   std::uint64_t seed = 0;
   int threads = 1;
   IntegratorConfig integrator;
-  Options scenario_table, plugins_table, integrator_table, simulate_table;
+  Options scenario_table, plugins_table, integrator_table, simulate_table, train_table,
+      evaluate_table;
+  bool training = false;  // the scenario has a [train] table: the run trains, else simulates
   std::map<std::string, PluginChoice> plugins;  // by table name; "model" always present
   std::vector<std::filesystem::path> plugin_dirs;
 

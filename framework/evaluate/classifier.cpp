@@ -1,0 +1,98 @@
+#include "evaluate/classifier.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "common/errors.hpp"
+
+namespace dynsim {
+
+nlohmann::json Evaluation::to_json() const {
+  return {{"items", items},
+          {"accuracy", accuracy()},
+          {"accuracy_nearest", accuracy_nearest()},
+          {"loss", items ? loss_sum / double(items) : 0.0},
+          {"confusion", confusion},
+          {"census",
+           {{"correct_attractor", census.correct},
+            {"wrong_attractor", census.wrong_attractor},
+            {"zero", census.zero},
+            {"alphabet_state", census.alphabet_state},
+            {"elsewhere", census.elsewhere}}},
+          {"share_at_an_attractor",
+           items ? double(census.correct + census.wrong_attractor) / double(items) : 0.0},
+          {"share_correct_among_those",
+           census.correct + census.wrong_attractor
+               ? double(census.correct) / double(census.correct + census.wrong_attractor)
+               : 0.0}};
+}
+
+template <class S>
+Classifier<S>::Classifier(const Model<S>& model, double tolerance)
+    : model_(model), tol_(tolerance), xs_(model.attractors()), alphabet_(model.state_alphabet()) {
+  if (xs_.cols() == 0) throw InputError("the model plants no attractors: nothing to classify by");
+  psi_.resize(model.readout_dim(), xs_.cols());
+  model.readout(xs_, psi_);
+  mean_norm_ = static_cast<double>(xs_.colwise().norm().mean());
+  for (S a : alphabet_) alphabet_scale_ = std::max(alphabet_scale_, std::abs(double(a)));
+}
+
+template <class S>
+std::vector<int> Classifier<S>::predict(ConstMatrixRef<S> XT) const {
+  Matrix<S> Y(model_.readout_dim(), XT.cols());
+  model_.readout(XT, Y);
+  const Matrix<S> overlap = psi_.transpose() * Y;  // K x B
+  std::vector<int> out(static_cast<std::size_t>(XT.cols()));
+  for (Index j = 0; j < XT.cols(); ++j) {
+    Index k;
+    overlap.col(j).maxCoeff(&k);
+    out[static_cast<std::size_t>(j)] = static_cast<int>(k);
+  }
+  return out;
+}
+
+template <class S>
+void Classifier<S>::add(ConstMatrixRef<S> XT, std::span<const int> labels, Evaluation& e) const {
+  const Index K = xs_.cols();
+  if (e.confusion.empty())
+    e.confusion.assign(static_cast<std::size_t>(K),
+                       std::vector<std::int64_t>(static_cast<std::size_t>(K), 0));
+  const std::vector<int> pred = predict(XT);
+  for (Index j = 0; j < XT.cols(); ++j) {
+    const int y = labels[static_cast<std::size_t>(j)];
+    const int p = pred[static_cast<std::size_t>(j)];
+    ++e.items;
+    e.right_overlap += p == y;
+    ++e.confusion[static_cast<std::size_t>(y)][static_cast<std::size_t>(p)];
+    // Nearest planted state, and how near relative to its size.
+    Index nearest = 0;
+    double best = INFINITY, best_rel = INFINITY;
+    for (Index k = 0; k < K; ++k) {
+      const double d = static_cast<double>((XT.col(j) - xs_.col(k)).norm());
+      if (d < best) {
+        best = d;
+        nearest = k;
+        best_rel = d / std::max(1e-30, static_cast<double>(xs_.col(k).norm()));
+      }
+    }
+    e.right_nearest += nearest == y;
+    if (best_rel < tol_) {
+      (nearest == y ? e.census.correct : e.census.wrong_attractor)++;
+    } else if (static_cast<double>(XT.col(j).norm()) < tol_ * mean_norm_) {
+      ++e.census.zero;
+    } else {
+      bool all_letters = !alphabet_.empty();
+      for (Index i = 0; i < XT.rows() && all_letters; ++i) {
+        double gap = INFINITY;
+        for (S a : alphabet_) gap = std::min(gap, std::abs(double(XT(i, j) - a)));
+        all_letters = gap < tol_ * alphabet_scale_;
+      }
+      (all_letters ? e.census.alphabet_state : e.census.elsewhere)++;
+    }
+  }
+}
+
+template class Classifier<float>;
+template class Classifier<double>;
+
+}  // namespace dynsim

@@ -1,0 +1,30 @@
+// Evaluating a model on items: integrate with the training scheme to T (and on to horizon x T,
+// to show that items sit in a basin rather than pass through mid-transient), then classify.
+#pragma once
+
+#include <dynsim/sdk/dataset.hpp>
+#include <dynsim/sdk/loss.hpp>
+
+#include "evaluate/classifier.hpp"
+#include "integrate/fixed_step.hpp"
+
+namespace dynsim {
+
+struct EvalConfig {
+  double tolerance = 0.05;    // relative L2 distance to count as "at" an attractor
+  std::int64_t horizon = 10;  // also classify at horizon * T (1: only at T)
+  Index batch = 1000;
+};
+
+struct EvalResult {
+  Evaluation at_T, at_horizon;
+};
+
+// Evaluates items.x columns listed in `subset` (all when empty). The loss (if given) is the
+// mean loss at T.
+template <class S>
+EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<S>& model,
+                          Loss<S>* loss, const Items<S>& items, const std::vector<Index>& subset,
+                          const EvalConfig& cfg, NoiseKey key);
+
+}  // namespace dynsim

@@ -1,0 +1,139 @@
+#include "jobs/figures.hpp"
+
+#include <sstream>
+
+#include "run/atomic_file.hpp"
+#include "run/gnuplot.hpp"
+
+namespace dynsim {
+
+namespace {
+
+void render(const RunFolder& out, const std::string& name, const std::string& script,
+            spdlog::logger& log, int w = 900, int h = 600) {
+  std::string why;
+  if (!render_png(out.figures(), name, script, why, w, h))
+    log.warn("figure {}.png skipped: {}", name, why);
+}
+
+template <class S>
+void write_image(const std::filesystem::path& file, const Vector<S>& v, std::array<int, 2> shape) {
+  std::ostringstream o;
+  for (int r = 0; r < shape[0]; ++r) {
+    for (int c = 0; c < shape[1]; ++c) o << (c ? " " : "") << double(v(r * shape[1] + c));
+    o << "\n";
+  }
+  write_file_atomic(file, o.str());
+}
+
+}  // namespace
+
+void plot_training(const RunFolder& out, const TrainState& state, spdlog::logger& log) {
+  std::ostringstream d;
+  d << "# epoch train_loss val_loss val_accuracy\n";
+  for (const auto& e : state.history)
+    d << e.epoch << " " << e.train_loss << " " << e.val_loss << " " << e.val_accuracy << "\n";
+  write_file_atomic(out.figures() / "training.dat", d.str());
+  render(out, "training",
+         "set multiplot layout 1,2\nset xlabel 'epoch'\nset grid\nset logscale y\n"
+         "set title 'loss'\nplot 'training.dat' using 1:2 with linespoints title 'train', "
+         "'' using 1:3 with linespoints title 'validation'\nunset logscale y\n"
+         "set title 'validation accuracy (%)'\nplot 'training.dat' using 1:(100*$4) with "
+         "linespoints notitle\nunset multiplot",
+         log, 1100, 450);
+}
+
+template <class S>
+void plot_examples(const RunFolder& out, const Items<S>& items, const Model<S>& model,
+                   std::array<int, 2> shape, spdlog::logger& log) {
+  if (shape[0] * shape[1] != model.dim() || items.x.cols() == 0) return;
+  const Matrix<S> xs = model.attractors();
+  const Index K = xs.cols();
+  std::ostringstream gp;
+  gp << "set multiplot layout 2," << K << "\nunset key\nunset colorbox\nset size ratio -1\n"
+     << "unset xtics\nunset ytics\nset yrange [] reverse\nset palette gray negative\n";
+  for (Index k = 0; k < K; ++k) {
+    Index j = 0;
+    while (j < items.x.cols() && items.labels[static_cast<std::size_t>(j)] != k) ++j;
+    if (j == items.x.cols()) j = 0;
+    write_image<S>(out.figures() / ("example_input_" + std::to_string(k) + ".dat"), items.x.col(j),
+                   shape);
+    gp << "set title 'input (class " << k << ")'\nplot 'example_input_" << k
+       << ".dat' matrix with image\n";
+  }
+  for (Index k = 0; k < K; ++k) {
+    write_image<S>(out.figures() / ("attractor_" + std::to_string(k) + ".dat"), xs.col(k), shape);
+    gp << "set title 'attractor " << k << "'\nplot 'attractor_" << k << ".dat' matrix with image\n";
+  }
+  gp << "unset multiplot";
+  render(out, "examples", gp.str(), log, 250 * static_cast<int>(K), 520);
+}
+
+template <class S>
+void plot_activity(const RunFolder& out, Model<S>& model, FixedStepScheme<S>& scheme,
+                   std::int64_t steps, const Items<S>& items, Index item, NoiseKey key,
+                   spdlog::logger& log) {
+  if (items.x.cols() <= item) return;
+  const Index n = model.dim();
+  const int label = items.labels[static_cast<std::size_t>(item)];
+  const Matrix<S> xs = model.attractors();
+  Matrix<S> target(model.readout_dim(), 1), X(n, 1), Y(model.readout_dim(), 1);
+  model.readout(xs.col(label), target);
+  model.encode(items.x.col(item), X);
+  const std::vector<std::uint64_t> ids = {items.ids[static_cast<std::size_t>(item)]};
+  std::vector<Matrix<S>> traj;
+  for (std::int64_t k = 0; k <= steps; ++k) {
+    model.readout(X, Y);
+    traj.push_back(Y);
+    if (k < steps) scheme.step(k, X, ids, key);
+  }
+  std::ostringstream d;
+  const double hi = double(target.maxCoeff());
+  std::string colors;
+  for (Index i = 0; i < Y.rows(); ++i) {
+    for (std::size_t k = 0; k < traj.size(); ++k)
+      d << double(scheme.time(static_cast<std::int64_t>(k))) << " " << double(traj[k](i, 0))
+        << "\n";
+    d << "\n\n";
+    colors += double(target(i, 0)) > 0.5 * hi ? "#d62728 " : "#1f77b4 ";
+  }
+  write_file_atomic(out.figures() / "activity.dat", d.str());
+  std::ostringstream gp;
+  gp << "set xlabel 't'\nset ylabel 'readout (activity f(x_i))'\nset grid\nunset key\n"
+     << "set title 'test item " << item << " (class " << label
+     << "): red nodes should end high, blue low'\ncolors = '" << colors << "'\n"
+     << "plot for [i=0:" << Y.rows() - 1
+     << "] 'activity.dat' index i using 1:2 with lines lc rgb word(colors, i+1), " << hi
+     << " with lines dt 2 lc rgb '#d62728', 0 with lines dt 2 lc rgb '#1f77b4'";
+  render(out, "activity", gp.str(), log);
+}
+
+void plot_spectrum(const RunFolder& out, const std::vector<AttractorStability>& s,
+                   spdlog::logger& log) {
+  std::ostringstream d;
+  for (const auto& a : s) {
+    for (const auto& l : a.eigenvalues) d << l.real() << " " << l.imag() << "\n";
+    d << "\n\n";
+  }
+  write_file_atomic(out.figures() / "spectrum.dat", d.str());
+  std::ostringstream gp;
+  gp << "set xlabel 'Re'\nset ylabel 'Im'\nset grid\nset title 'Jacobian eigenvalues at the "
+        "planted attractors'\nset arrow from 0, graph 0 to 0, graph 1 nohead dt 2\n"
+     << "plot for [k=0:" << static_cast<int>(s.size()) - 1
+     << "] 'spectrum.dat' index k using 1:2 with points pt 7 ps 0.6 title sprintf('attractor %d', "
+        "k)";
+  render(out, "spectrum", gp.str(), log);
+}
+
+template void plot_examples<float>(const RunFolder&, const Items<float>&, const Model<float>&,
+                                   std::array<int, 2>, spdlog::logger&);
+template void plot_examples<double>(const RunFolder&, const Items<double>&, const Model<double>&,
+                                    std::array<int, 2>, spdlog::logger&);
+template void plot_activity<float>(const RunFolder&, Model<float>&, FixedStepScheme<float>&,
+                                   std::int64_t, const Items<float>&, Index, NoiseKey,
+                                   spdlog::logger&);
+template void plot_activity<double>(const RunFolder&, Model<double>&, FixedStepScheme<double>&,
+                                    std::int64_t, const Items<double>&, Index, NoiseKey,
+                                    spdlog::logger&);
+
+}  // namespace dynsim

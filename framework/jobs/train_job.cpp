@@ -1,0 +1,303 @@
+#include "jobs/train_job.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <numeric>
+
+#include "common/errors.hpp"
+#include "jobs/figures.hpp"
+#include "run/atomic_file.hpp"
+#include "run/model_file.hpp"
+#include "run/npy.hpp"
+
+namespace dynsim {
+namespace fs = std::filesystem;
+
+// Noise keys reserved outside training epochs (which count from 1).
+constexpr std::uint32_t kEvalEpoch = 0xFFFFFFFFu;
+
+TrainConfig train_config(const Options& t) {
+  TrainConfig c;
+  c.epochs = t.integer("epochs");
+  c.batch_size = t.integer("batch_size");
+  c.optimizer.kind = t.string("optimizer");
+  c.optimizer.lr = t.real("lr");
+  c.optimizer.beta1 = t.real("beta1");
+  c.optimizer.beta2 = t.real("beta2");
+  c.optimizer.eps = t.real("eps");
+  c.optimizer.momentum = t.real("momentum");
+  c.clip_norm = t.real("clip_norm");
+  c.patience = t.integer("patience");
+  c.checkpoint_every = t.integer("checkpoint_every");
+  c.divergence_loss = t.real("divergence_loss");
+  c.log_every_seconds = t.real("log_every_seconds");
+  return c;
+}
+
+EvalConfig eval_config(const Options& e) {
+  EvalConfig c;
+  c.tolerance = e.real("tolerance");
+  c.horizon = e.integer("horizon");
+  c.batch = e.integer("batch_size");
+  return c;
+}
+
+namespace {
+
+template <class S>
+Items<S> load_split(Dataset<S>& d, Split which, std::int64_t max_items) {
+  Items<S> items = d.load(which);
+  if (max_items > 0 && items.x.cols() > max_items) {
+    items.x.conservativeResize(Eigen::NoChange, max_items);
+    items.labels.resize(static_cast<std::size_t>(max_items));
+    items.ids.resize(static_cast<std::size_t>(max_items));
+  }
+  return items;
+}
+
+template <class S>
+FixedStepScheme<S> scheme_for(const Wiring& w, Instances<S>& in) {
+  return FixedStepScheme<S>(w.integrator.method, w.integrator.dt, w.integrator.t0, *in.model,
+                            in.noise, w.threads);
+}
+
+void write_history_csv(const RunFolder& out, const TrainState& s) {
+  std::ostringstream o;
+  o << "epoch,train_loss,val_loss,val_accuracy,grad_norm,seconds\n";
+  for (const auto& e : s.history)
+    o << e.epoch << "," << e.train_loss << "," << e.val_loss << "," << e.val_accuracy << ","
+      << e.grad_norm << "," << e.seconds << "\n";
+  out.write_text("training_history.csv", o.str());
+}
+
+}  // namespace
+
+template <class S>
+TrainJob<S>::TrainJob(const Wiring& w, Instances<S>& in) : w_(w), in_(in) {
+  const std::string where = w.scenario.where_table("train") + ": [train]: ";
+  if (!in.dataset) throw InputError(where + "training needs a [dataset] table");
+  if (!in.loss) throw InputError(where + "training needs a [loss] table");
+  if (in.model->parameters().empty())
+    throw InputError(where + "model '" + w.plugin("model")->record->name +
+                     "' has no trainable parameters");
+  if (in.model->attractors().cols() != in.dataset->classes())
+    throw InputError(where + "the model plants " + std::to_string(in.model->attractors().cols()) +
+                     " attractors but the dataset has " + std::to_string(in.dataset->classes()) +
+                     " classes");
+  if (w.integrator.method == Method::dopri5)
+    w.integrator_table.fail("method",
+                            "training needs a fixed-step method (euler, rk4, "
+                            "euler_maruyama): the adjoint is that of the discrete map");
+}
+
+template <class S>
+nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool resume) {
+  const Wiring& w = w_;
+  Model<S>& model = *in_.model;
+  const Options& tt = w.train_table;
+  Items<S> items = load_split(*in_.dataset, Split::train, tt.integer("max_items"));
+  // Validation: a fixed share of the training items, chosen by the run's seed.
+  std::vector<Index> all(static_cast<std::size_t>(items.x.cols()));
+  std::iota(all.begin(), all.end(), Index{0});
+  std::vector<Index> order = epoch_order(all, items.ids, w.seed, 0);
+  const auto n_val = static_cast<std::size_t>(
+      std::llround(tt.real("validation_fraction") * static_cast<double>(all.size())));
+  std::vector<Index> val_idx(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_val));
+  std::vector<Index> train_idx(order.begin() + static_cast<std::ptrdiff_t>(n_val), order.end());
+  std::sort(val_idx.begin(), val_idx.end());
+  std::sort(train_idx.begin(), train_idx.end());
+  if (train_idx.empty()) tt.fail("validation_fraction", "leaves no training items");
+
+  FixedStepScheme<S> scheme = scheme_for(w, in_);
+  const std::int64_t steps = w.integrator.fixed_steps();
+  TrainConfig cfg = train_config(tt);
+  cfg.eval_batch = w.evaluate_table.integer("batch_size");
+  Trainer<S> trainer(cfg, model, *in_.loss, scheme, steps, w.seed, log);
+  std::size_t n_params = 0;
+  for (const auto& p : model.parameters()) n_params += static_cast<std::size_t>(p.rows * p.cols);
+  log.info("training on {} items, validating on {}; {} parameters; {} steps of dt {} (T = {})",
+           train_idx.size(), val_idx.size(), n_params, steps, w.integrator.dt,
+           w.integrator.t_end - w.integrator.t0);
+
+  TrainState state;
+  const fs::path ckpt = out.path("checkpoint");
+  if (resume) {
+    nlohmann::json extra;
+    auto arrays = load_arrays<S>(ckpt, "checkpoint.json", &extra);
+    std::vector<std::pair<std::string, Matrix<S>>> opt;
+    auto params = model.parameters();
+    std::size_t pi = 0;
+    for (auto& [name, m] : arrays) {
+      if (name.rfind("param.", 0) == 0) {
+        if (pi >= params.size() || name != "param." + params[pi].name ||
+            m.rows() != params[pi].rows || m.cols() != params[pi].cols)
+          throw InputError((ckpt / "checkpoint.json").string() + ": parameter '" + name +
+                           "' does not match the model");
+        params[pi++].map() = m;
+      } else {
+        opt.emplace_back(name.substr(4), std::move(m));  // "opt."
+      }
+    }
+    model.parameters_changed();
+    trainer.optimizer().load_state(opt);
+    state = TrainState::from_json(extra.at("train_state"));
+    state.stop_reason.clear();
+    log.info("resuming after epoch {} (best so far: epoch {}, validation accuracy {:.2f} %)",
+             state.epochs_done, state.best_epoch, 100 * state.best_val_accuracy);
+  }
+
+  typename Trainer<S>::Hooks hooks;
+  hooks.on_best = [&](const TrainState& s) {
+    save_model(out.path("model"), model, w,
+               {{"epoch", s.best_epoch}, {"val_accuracy", s.best_val_accuracy}});
+  };
+  hooks.on_epoch_end = [&](const TrainState& s) {
+    // The checkpoint is built in a scratch folder and swapped in, so a crash leaves either the
+    // previous checkpoint or the new one, never a mix.
+    std::vector<std::pair<std::string, Matrix<S>>> arrays;
+    for (const auto& p : model.parameters()) arrays.emplace_back("param." + p.name, p.map());
+    for (auto& [name, m] : trainer.optimizer().state()) arrays.emplace_back("opt." + name, m);
+    const fs::path tmp = out.path("checkpoint.tmp"), old = out.path("checkpoint.old");
+    fs::remove_all(tmp);
+    save_arrays(tmp, "checkpoint.json", arrays, {{"train_state", s.to_json()}});
+    fs::remove_all(old);
+    if (fs::exists(ckpt)) fs::rename(ckpt, old);
+    fs::rename(tmp, ckpt);
+    fs::remove_all(old);
+    write_history_csv(out, s);
+  };
+  hooks.restore_best = [&] {
+    if (fs::exists(out.path("model") / "model.json")) load_model(out.path("model"), model);
+  };
+
+  const auto t0 = std::chrono::steady_clock::now();
+  state = trainer.train(items, train_idx, val_idx, state, hooks);
+  const double train_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const bool diverged = state.stop_reason.rfind("diverged", 0) == 0;
+  if (fs::exists(out.path("model") / "model.json"))
+    load_model(out.path("model"), model);
+  else
+    save_model(out.path("model"), model, w, {{"epoch", state.epochs_done}});
+  log.info("training: {} ({:.1f} s); best epoch {} with validation accuracy {:.2f} %",
+           state.stop_reason, train_seconds, state.best_epoch, 100 * state.best_val_accuracy);
+
+  // Arrays for Python.
+  fs::create_directories(out.path("arrays"));
+  for (const auto& [name, m] : model.exports())
+    write_matrix_npy(out.path("arrays") / (name + ".npy"), m);
+
+  nlohmann::json metrics = {{"job", "train"},
+                            {"stop_reason", state.stop_reason},
+                            {"diverged", diverged},
+                            {"epochs_run", state.epochs_done},
+                            {"best_epoch", state.best_epoch},
+                            {"best_val_accuracy", state.best_val_accuracy},
+                            {"train_items", train_idx.size()},
+                            {"validation_items", val_idx.size()},
+                            {"parameters", n_params},
+                            {"steps", steps},
+                            {"dt", w.integrator.dt},
+                            {"T", w.integrator.t_end - w.integrator.t0},
+                            {"train_wall_seconds", train_seconds},
+                            {"history", state.to_json().at("history")}};
+  metrics["test"] = evaluate_model(w, in_, out, log);
+  metrics["stability"] = stability_report(w, in_, out, log);
+  plot_training(out, state, log);
+  Items<S> test = load_split(*in_.dataset, Split::test, 1000);
+  plot_examples(out, test, model, in_.dataset->image_shape(), log);
+  plot_activity(out, model, scheme, steps, test, 0, NoiseKey{w.seed, kEvalEpoch, 0}, log);
+  return metrics;  // the CLI exits with code 1 when "diverged" is set
+}
+
+template <class S>
+nlohmann::json evaluate_model(const Wiring& w, Instances<S>& in, const RunFolder& out,
+                              spdlog::logger& log) {
+  const Options& ev = w.evaluate_table;
+  if (!in.dataset) throw InputError(w.scenario.where_table("evaluate") + ": needs a [dataset]");
+  const Split split = ev.string("split") == "train" ? Split::train : Split::test;
+  Items<S> items = load_split(*in.dataset, split, ev.integer("max_items"));
+  FixedStepScheme<S> scheme = scheme_for(w, in);
+  const std::int64_t steps = w.integrator.fixed_steps();
+  const EvalConfig cfg = eval_config(ev);
+  const auto t0 = std::chrono::steady_clock::now();
+  const EvalResult r = evaluate_items(scheme, steps, *in.model, in.loss, items, {}, cfg,
+                                      NoiseKey{w.seed, kEvalEpoch, 0});
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto& c = r.at_T.census;
+  log.info(
+      "{} split, {} items: accuracy {:.2f} % at T (nearest attractor {:.2f} %), {:.2f} % at "
+      "{} T; at T: {} at their attractor, {} at another, {} at zero, {} at other alphabet "
+      "states, {} elsewhere",
+      ev.string("split"), r.at_T.items, 100 * r.at_T.accuracy(), 100 * r.at_T.accuracy_nearest(),
+      100 * r.at_horizon.accuracy(), cfg.horizon, c.correct, c.wrong_attractor, c.zero,
+      c.alphabet_state, c.elsewhere);
+  std::ostringstream conf;
+  conf << "true\\predicted";
+  for (std::size_t k = 0; k < r.at_T.confusion.size(); ++k) conf << "," << k;
+  conf << "\n";
+  for (std::size_t k = 0; k < r.at_T.confusion.size(); ++k) {
+    conf << k;
+    for (auto v : r.at_T.confusion[k]) conf << "," << v;
+    conf << "\n";
+  }
+  out.write_text("confusion.csv", conf.str());
+  return {{"split", ev.string("split")},
+          {"T", r.at_T.to_json()},
+          {"horizon", cfg.horizon},
+          {"at_horizon", cfg.horizon > 1 ? r.at_horizon.to_json() : nlohmann::json()},
+          {"tolerance", cfg.tolerance},
+          {"wall_seconds", secs}};
+}
+
+template <class S>
+nlohmann::json stability_report(const Wiring& w, Instances<S>& in, const RunFolder& out,
+                                spdlog::logger& log) {
+  const Options& ev = w.evaluate_table;
+  FixedStepScheme<S> scheme = scheme_for(w, in);
+  StabilityConfig cfg;
+  cfg.perturbation = ev.real("stability_perturbation");
+  cfg.tolerance = ev.real("tolerance");
+  cfg.steps = ev.integer("horizon") * w.integrator.fixed_steps();
+  cfg.seed = w.seed;
+  const auto s = analyze_stability(*in.model, scheme, cfg);
+  std::istringstream table(stability_table(s));
+  log.info("stability of the planted attractors ({} map, dt {}):", method_name(scheme.method()),
+           scheme.dt());
+  for (std::string line; std::getline(table, line);) log.info("  {}", line);
+  std::ostringstream csv, eig;
+  csv << "attractor,max_real_eigenvalue,stable,map_spectral_radius,map_stable,drift_norm,"
+         "perturbation_returned,perturbation_final_distance\n";
+  eig << "attractor,real,imag\n";
+  bool all_stable = true, all_map = true, all_back = true;
+  for (const auto& a : s) {
+    csv << a.index << "," << a.max_real << "," << a.stable << "," << a.map_radius << ","
+        << a.map_stable << "," << a.drift_norm << "," << a.returned << "," << a.returned_distance
+        << "\n";
+    for (const auto& l : a.eigenvalues)
+      eig << a.index << "," << l.real() << "," << l.imag() << "\n";
+    all_stable &= a.stable;
+    all_map &= a.map_stable;
+    all_back &= a.returned;
+  }
+  out.write_text("stability.csv", csv.str());
+  out.write_text("eigenvalues.csv", eig.str());
+  plot_spectrum(out, s, log);
+  return {{"attractors", to_json(s)},
+          {"all_stable", all_stable},
+          {"all_map_stable", all_map},
+          {"all_returned", all_back}};
+}
+
+template class TrainJob<float>;
+template class TrainJob<double>;
+template nlohmann::json evaluate_model<float>(const Wiring&, Instances<float>&, const RunFolder&,
+                                              spdlog::logger&);
+template nlohmann::json evaluate_model<double>(const Wiring&, Instances<double>&, const RunFolder&,
+                                               spdlog::logger&);
+template nlohmann::json stability_report<float>(const Wiring&, Instances<float>&, const RunFolder&,
+                                                spdlog::logger&);
+template nlohmann::json stability_report<double>(const Wiring&, Instances<double>&,
+                                                 const RunFolder&, spdlog::logger&);
+
+}  // namespace dynsim

@@ -1,0 +1,138 @@
+#include "run/model_file.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "common/errors.hpp"
+#include "common/version.hpp"
+#include "run/atomic_file.hpp"
+#include "run/npy.hpp"
+
+namespace dynsim {
+namespace fs = std::filesystem;
+
+std::uint64_t file_checksum(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::uint64_t h = 1469598103934665603ull;
+  char buf[65536];
+  while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+      h ^= static_cast<unsigned char>(buf[i]);
+      h *= 1099511628211ull;
+    }
+    if (!in) break;
+  }
+  return h;
+}
+
+namespace {
+std::string hex(std::uint64_t v) {
+  std::ostringstream s;
+  s << std::hex << v;
+  return s.str();
+}
+}  // namespace
+
+template <class S>
+void save_arrays(const fs::path& dir, const std::string& manifest,
+                 const std::vector<std::pair<std::string, Matrix<S>>>& arrays,
+                 const nlohmann::json& extra) {
+  fs::create_directories(dir);
+  nlohmann::json blocks = nlohmann::json::array();
+  for (const auto& [name, m] : arrays) {
+    const std::string file = name + ".npy";
+    write_matrix_npy(dir / file, m);
+    blocks.push_back({{"name", name},
+                      {"rows", m.rows()},
+                      {"cols", m.cols()},
+                      {"file", file},
+                      {"fnv1a64", hex(file_checksum(dir / file))}});
+  }
+  nlohmann::json j = extra;
+  j["arrays"] = blocks;
+  j["dynsim_version"] = kDynsimVersion;
+  // The manifest is written last: its presence means every block is complete.
+  write_file_atomic(dir / manifest, j.dump(2) + "\n");
+}
+
+template <class S>
+std::vector<std::pair<std::string, Matrix<S>>> load_arrays(const fs::path& dir,
+                                                           const std::string& manifest,
+                                                           nlohmann::json* extra) {
+  std::ifstream in(dir / manifest);
+  if (!in) throw InputError((dir / manifest).string() + ": not found");
+  nlohmann::json j;
+  try {
+    in >> j;
+  } catch (const std::exception& e) {
+    throw InputError((dir / manifest).string() + ": " + e.what());
+  }
+  std::vector<std::pair<std::string, Matrix<S>>> out;
+  for (const auto& b : j.at("arrays")) {
+    const fs::path file = dir / b.at("file").get<std::string>();
+    if (hex(file_checksum(file)) != b.at("fnv1a64").get<std::string>())
+      throw InputError(file.string() + ": checksum mismatch (file changed or corrupted)");
+    out.emplace_back(b.at("name").get<std::string>(), read_matrix_npy<S>(file));
+  }
+  if (extra) *extra = j;
+  return out;
+}
+
+template <class S>
+void save_model(const fs::path& dir, Model<S>& model, const Wiring& w,
+                const nlohmann::json& extra) {
+  std::vector<std::pair<std::string, Matrix<S>>> arrays;
+  for (const auto& p : model.parameters()) arrays.emplace_back(p.name, p.map());
+  nlohmann::json j = extra;
+  j["format"] = "dynsim-model/1";
+  const PluginChoice* m = w.plugin("model");
+  j["plugin"] = m->record->name;
+  j["plugin_version"] = m->record->version;
+  j["precision"] = std::is_same_v<S, float> ? "f32" : "f64";
+  std::ostringstream scenario;
+  scenario << toml::toml_formatter(w.resolved());
+  j["scenario"] = scenario.str();
+  save_arrays(dir, "model.json", arrays, j);
+}
+
+template <class S>
+nlohmann::json load_model(const fs::path& dir, Model<S>& model) {
+  nlohmann::json j;
+  const auto arrays = load_arrays<S>(dir, "model.json", &j);
+  auto params = model.parameters();
+  if (arrays.size() != params.size())
+    throw InputError((dir / "model.json").string() + ": " + std::to_string(arrays.size()) +
+                     " parameter blocks, the model has " + std::to_string(params.size()));
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const auto& [name, m] = arrays[i];
+    if (name != params[i].name || m.rows() != params[i].rows || m.cols() != params[i].cols)
+      throw InputError(
+          (dir / "model.json").string() + ": block '" + name + "' (" + std::to_string(m.rows()) +
+          " x " + std::to_string(m.cols()) + ") does not match the model's '" + params[i].name +
+          "' (" + std::to_string(params[i].rows) + " x " + std::to_string(params[i].cols) + ")");
+    params[i].map() = m;
+  }
+  model.parameters_changed();
+  return j;
+}
+
+template void save_model<float>(const fs::path&, Model<float>&, const Wiring&,
+                                const nlohmann::json&);
+template void save_model<double>(const fs::path&, Model<double>&, const Wiring&,
+                                 const nlohmann::json&);
+template nlohmann::json load_model<float>(const fs::path&, Model<float>&);
+template nlohmann::json load_model<double>(const fs::path&, Model<double>&);
+template void save_arrays<float>(const fs::path&, const std::string&,
+                                 const std::vector<std::pair<std::string, Matrix<float>>>&,
+                                 const nlohmann::json&);
+template void save_arrays<double>(const fs::path&, const std::string&,
+                                  const std::vector<std::pair<std::string, Matrix<double>>>&,
+                                  const nlohmann::json&);
+template std::vector<std::pair<std::string, Matrix<float>>> load_arrays<float>(const fs::path&,
+                                                                               const std::string&,
+                                                                               nlohmann::json*);
+template std::vector<std::pair<std::string, Matrix<double>>> load_arrays<double>(const fs::path&,
+                                                                                 const std::string&,
+                                                                                 nlohmann::json*);
+
+}  // namespace dynsim

@@ -1,0 +1,30 @@
+// Optimizers over a model's parameter blocks: Adam and SGD (with momentum). Their state is
+// exposed as named arrays so a checkpoint can save and restore it exactly.
+#pragma once
+
+#include <dynsim/sdk/model.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace dynsim {
+
+struct OptimizerConfig {
+  std::string kind = "adam";  // adam | sgd
+  double lr = 1e-2, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, momentum = 0.0;
+};
+
+template <class S>
+class Optimizer {
+ public:
+  virtual ~Optimizer() = default;
+  // params <- params - update(grads)
+  virtual void step(std::vector<Parameter<S>>& params, const std::vector<Matrix<S>>& grads) = 0;
+  virtual std::vector<std::pair<std::string, Matrix<S>>> state() const = 0;
+  virtual void load_state(const std::vector<std::pair<std::string, Matrix<S>>>& state) = 0;
+};
+
+template <class S>
+std::unique_ptr<Optimizer<S>> make_optimizer(const OptimizerConfig& c);
+
+}  // namespace dynsim

@@ -1,0 +1,226 @@
+#include "train/trainer.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "common/errors.hpp"
+#include "evaluate/evaluate.hpp"
+
+namespace dynsim {
+
+nlohmann::json EpochRecord::to_json() const {
+  return {{"epoch", epoch},         {"train_loss", train_loss},
+          {"val_loss", val_loss},   {"val_accuracy", val_accuracy},
+          {"grad_norm", grad_norm}, {"seconds", seconds}};
+}
+
+EpochRecord EpochRecord::from_json(const nlohmann::json& j) {
+  EpochRecord r;
+  r.epoch = j.at("epoch");
+  r.train_loss = j.at("train_loss");
+  r.val_loss = j.at("val_loss");
+  r.val_accuracy = j.at("val_accuracy");
+  r.grad_norm = j.at("grad_norm");
+  r.seconds = j.at("seconds");
+  return r;
+}
+
+nlohmann::json TrainState::to_json() const {
+  nlohmann::json h = nlohmann::json::array();
+  for (const auto& e : history) h.push_back(e.to_json());
+  return {{"epochs_done", epochs_done},
+          {"history", h},
+          {"best_epoch", best_epoch},
+          {"best_val_accuracy", best_val_accuracy},
+          {"best_val_loss", std::isfinite(best_val_loss) ? best_val_loss : 1e300},
+          {"bad_epochs", bad_epochs},
+          {"stop_reason", stop_reason}};
+}
+
+TrainState TrainState::from_json(const nlohmann::json& j) {
+  TrainState s;
+  s.epochs_done = j.at("epochs_done");
+  for (const auto& e : j.at("history")) s.history.push_back(EpochRecord::from_json(e));
+  s.best_epoch = j.at("best_epoch");
+  s.best_val_accuracy = j.at("best_val_accuracy");
+  s.best_val_loss = j.at("best_val_loss");
+  s.bad_epochs = j.at("bad_epochs");
+  s.stop_reason = j.at("stop_reason");
+  return s;
+}
+
+std::vector<Index> epoch_order(const std::vector<Index>& idx, const std::vector<std::uint64_t>& ids,
+                               std::uint64_t seed, std::int64_t epoch) {
+  const Random rng(seed, Stream::shuffle);
+  std::vector<std::pair<double, Index>> keyed;
+  keyed.reserve(idx.size());
+  for (Index i : idx)
+    keyed.emplace_back(
+        rng.uniform(
+            Counter{static_cast<std::uint32_t>(epoch), 0, ids[static_cast<std::size_t>(i)], 0}, 0),
+        i);
+  std::sort(keyed.begin(), keyed.end());
+  std::vector<Index> out;
+  for (const auto& [u, i] : keyed) out.push_back(i);
+  return out;
+}
+
+template <class S>
+Trainer<S>::Trainer(TrainConfig cfg, Model<S>& model, Loss<S>& loss, FixedStepScheme<S>& scheme,
+                    std::int64_t steps, std::uint64_t seed, spdlog::logger& log)
+    : cfg_(cfg),
+      model_(model),
+      loss_(loss),
+      scheme_(scheme),
+      steps_(steps),
+      seed_(seed),
+      log_(log),
+      optimizer_(make_optimizer<S>(cfg.optimizer)) {
+  if (model.parameters().empty())
+    throw InputError("the model has no trainable parameters; nothing to train");
+  const std::int64_t every =
+      cfg.checkpoint_every > 0
+          ? cfg.checkpoint_every
+          : auto_checkpoint_every(steps, model.dim(), cfg.batch_size, sizeof(S));
+  adjoint_ = std::make_unique<Adjoint<S>>(scheme, steps, every);
+  for (const auto& [r, c] : model.accumulator_shapes()) acc_.push_back(Matrix<S>::Zero(r, c));
+}
+
+template <class S>
+double Trainer<S>::batch_gradient(const Matrix<S>& inputs, std::span<const int> labels,
+                                  std::span<const std::uint64_t> ids, NoiseKey key,
+                                  std::vector<Matrix<S>>& grads) {
+  const Index b = inputs.cols();
+  X_.resize(model_.dim(), b);
+  a_.resize(model_.dim(), b);
+  model_.encode(inputs, X_);
+  adjoint_->forward(X_, ids, key);
+  double loss = static_cast<double>(loss_.value_and_grad(model_, X_, labels, a_));
+  for (auto& m : acc_) m.setZero();
+  adjoint_->backward(a_, ids, key, acc_);
+  reducer_->reduce(acc_, loss);
+  if (grads.size() != model_.parameters().size()) {
+    grads.clear();
+    for (const auto& p : model_.parameters()) grads.push_back(Matrix<S>::Zero(p.rows, p.cols));
+  }
+  model_.finish_gradients(acc_, grads);
+  loss += static_cast<double>(model_.regularize(grads));
+  return loss;
+}
+
+template <class S>
+TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& train_idx,
+                             const std::vector<Index>& val_idx, TrainState state,
+                             const Hooks& hooks) {
+  using clock = std::chrono::steady_clock;
+  const auto t_start = clock::now();
+  auto last_log = t_start;
+  const std::size_t bs = static_cast<std::size_t>(cfg_.batch_size);
+  const std::int64_t batches = static_cast<std::int64_t>((train_idx.size() + bs - 1) / bs);
+  const std::int64_t total = batches * (cfg_.epochs - state.epochs_done);
+  std::int64_t done = 0;
+  std::vector<Matrix<S>> grads;
+  Matrix<S> inputs;
+  std::vector<int> labels;
+  std::vector<std::uint64_t> ids;
+  auto params = model_.parameters();
+
+  for (std::int64_t epoch = state.epochs_done + 1; epoch <= cfg_.epochs; ++epoch) {
+    const auto t_epoch = clock::now();
+    const std::vector<Index> order = epoch_order(train_idx, items.ids, seed_, epoch);
+    const NoiseKey key{seed_, static_cast<std::uint32_t>(epoch), 0};
+    double loss_sum = 0, norm_sum = 0;
+    std::size_t seen = 0;
+    for (std::int64_t bi = 0; bi < batches; ++bi) {
+      const std::size_t start = static_cast<std::size_t>(bi) * bs;
+      const std::size_t end = std::min(order.size(), start + bs);
+      const Index b = static_cast<Index>(end - start);
+      inputs.resize(items.x.rows(), b);
+      labels.clear();
+      ids.clear();
+      for (std::size_t j = start; j < end; ++j) {
+        inputs.col(static_cast<Index>(j - start)) = items.x.col(order[j]);
+        labels.push_back(items.labels[static_cast<std::size_t>(order[j])]);
+        ids.push_back(items.ids[static_cast<std::size_t>(order[j])]);
+      }
+      const double loss = batch_gradient(inputs, labels, ids, key, grads);
+      double norm2 = 0;
+      for (const auto& g : grads) norm2 += static_cast<double>(g.squaredNorm());
+      const double norm = std::sqrt(norm2);
+      if (!std::isfinite(loss) || loss > cfg_.divergence_loss || !std::isfinite(norm)) {
+        state.stop_reason = "diverged in epoch " + std::to_string(epoch) + ", batch " +
+                            std::to_string(bi + 1) + " (loss " + std::to_string(loss) +
+                            ", gradient norm " + std::to_string(norm) + ")";
+        log_.error("{}; keeping the best model (epoch {})", state.stop_reason, state.best_epoch);
+        if (hooks.restore_best) hooks.restore_best();
+        return state;
+      }
+      if (cfg_.clip_norm > 0 && norm > cfg_.clip_norm)
+        for (auto& g : grads) g *= static_cast<S>(cfg_.clip_norm / norm);
+      optimizer_->step(params, grads);
+      model_.parameters_changed();
+      loss_sum += loss * double(b);
+      norm_sum += norm;
+      seen += static_cast<std::size_t>(b);
+      ++done;
+      const auto now = clock::now();
+      if (std::chrono::duration<double>(now - last_log).count() >= cfg_.log_every_seconds) {
+        last_log = now;
+        const double el = std::chrono::duration<double>(now - t_start).count();
+        log_.info("epoch {}/{} batch {}/{} loss {:.5g}  ETA {:.0f} s", epoch, cfg_.epochs, bi + 1,
+                  batches, loss_sum / double(seen), el / double(done) * double(total - done));
+      }
+    }
+
+    // Validation with the same scheme and the epoch's parameters.
+    EpochRecord rec;
+    rec.epoch = epoch;
+    rec.train_loss = loss_sum / double(std::max<std::size_t>(seen, 1));
+    rec.grad_norm = norm_sum / double(std::max<std::int64_t>(batches, 1));
+    if (!val_idx.empty()) {
+      EvalConfig ec;
+      ec.horizon = 1;
+      ec.batch = cfg_.eval_batch;
+      const EvalResult r = evaluate_items(scheme_, steps_, model_, &loss_, items, val_idx, ec,
+                                          NoiseKey{seed_, 0xFFFFFFFEu, 0});
+      rec.val_loss = r.at_T.loss_sum / double(r.at_T.items);
+      rec.val_accuracy = r.at_T.accuracy();
+    }
+    rec.seconds = std::chrono::duration<double>(clock::now() - t_epoch).count();
+    state.history.push_back(rec);
+    state.epochs_done = epoch;
+    const bool better =
+        val_idx.empty() || rec.val_accuracy > state.best_val_accuracy ||
+        (rec.val_accuracy == state.best_val_accuracy && rec.val_loss < state.best_val_loss);
+    log_.info(
+        "epoch {}/{}: train loss {:.5g}, val loss {:.5g}, val accuracy {:.2f} %, |grad| {:.3g}, "
+        "{:.1f} s{}",
+        epoch, cfg_.epochs, rec.train_loss, rec.val_loss, 100 * rec.val_accuracy, rec.grad_norm,
+        rec.seconds, better ? " (best)" : "");
+    if (better) {
+      state.best_epoch = epoch;
+      state.best_val_accuracy = rec.val_accuracy;
+      state.best_val_loss = rec.val_loss;
+      state.bad_epochs = 0;
+      if (hooks.on_best) hooks.on_best(state);
+    } else {
+      ++state.bad_epochs;
+    }
+    if (cfg_.patience > 0 && state.bad_epochs >= cfg_.patience)
+      state.stop_reason = "early stop: no better validation accuracy for " +
+                          std::to_string(cfg_.patience) + " epochs";
+    if (hooks.on_epoch_end) hooks.on_epoch_end(state);
+    if (!state.stop_reason.empty()) {
+      log_.info("{}", state.stop_reason);
+      break;
+    }
+  }
+  if (state.stop_reason.empty()) state.stop_reason = "completed";
+  return state;
+}
+
+template class Trainer<float>;
+template class Trainer<double>;
+
+}  // namespace dynsim

@@ -1,0 +1,107 @@
+// The adjoint trainer: minibatches through the fixed-step scheme, exact gradients by the
+// discrete adjoint, one optimizer step per batch, validation every epoch, best-model keeping,
+// early stopping, gradient-norm clipping, a stop on NaN or divergence, and checkpoints that
+// resume to the same bits as an uninterrupted run.
+#pragma once
+
+#include <spdlog/logger.h>
+#include <dynsim/sdk/dataset.hpp>
+#include <dynsim/sdk/loss.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "train/adjoint.hpp"
+#include "train/optimizer.hpp"
+
+namespace dynsim {
+
+struct TrainConfig {
+  std::int64_t epochs = 20;
+  std::int64_t batch_size = 50;
+  OptimizerConfig optimizer;
+  double clip_norm = 0;               // 0: no clipping (global norm over all parameters)
+  std::int64_t patience = 0;          // 0: no early stopping
+  std::int64_t checkpoint_every = 0;  // adjoint memory: 0 = automatic
+  double divergence_loss = 1e6;       // a batch loss above this (or NaN) stops training
+  double log_every_seconds = 10;
+  std::int64_t eval_batch = 1000;
+};
+
+struct EpochRecord {
+  std::int64_t epoch = 0;  // 1-based
+  double train_loss = 0, val_loss = 0, val_accuracy = 0, grad_norm = 0, seconds = 0;
+  nlohmann::json to_json() const;
+  static EpochRecord from_json(const nlohmann::json& j);
+};
+
+struct TrainState {
+  std::int64_t epochs_done = 0;
+  std::vector<EpochRecord> history;
+  std::int64_t best_epoch = 0;
+  double best_val_accuracy = -1, best_val_loss = INFINITY;
+  std::int64_t bad_epochs = 0;  // epochs since the best, for early stopping
+  std::string stop_reason;      // empty while training goes on
+  nlohmann::json to_json() const;
+  static TrainState from_json(const nlohmann::json& j);
+};
+
+// Where gradients from several workers would be combined: data-parallel training over MPI
+// ranks slots in here (an allreduce of the accumulators, which finish_gradients maps linearly,
+// and of the loss). A single process keeps them as they are.
+template <class S>
+class GradientReducer {
+ public:
+  virtual ~GradientReducer() = default;
+  virtual void reduce(std::vector<Matrix<S>>& /*accumulators*/, double& /*batch_loss*/) {}
+};
+
+template <class S>
+class Trainer {
+ public:
+  struct Hooks {
+    std::function<void(const TrainState&)> on_best;       // save the best model
+    std::function<void(const TrainState&)> on_epoch_end;  // write a checkpoint
+    std::function<void()> restore_best;                   // after divergence
+  };
+
+  Trainer(TrainConfig cfg, Model<S>& model, Loss<S>& loss, FixedStepScheme<S>& scheme,
+          std::int64_t steps, std::uint64_t seed, spdlog::logger& log);
+
+  Optimizer<S>& optimizer() { return *optimizer_; }
+  void set_reducer(GradientReducer<S>* r) { reducer_ = r; }
+
+  // Trains from `state` (fresh or restored from a checkpoint) on items[train_idx], validating
+  // on items[val_idx]. Returns the final state (stop_reason says why it ended).
+  TrainState train(const Items<S>& items, const std::vector<Index>& train_idx,
+                   const std::vector<Index>& val_idx, TrainState state, const Hooks& hooks);
+
+  // Loss and exact gradient on one batch (exposed for finite-difference tests).
+  double batch_gradient(const Matrix<S>& inputs, std::span<const int> labels,
+                        std::span<const std::uint64_t> ids, NoiseKey key,
+                        std::vector<Matrix<S>>& grads);
+
+ private:
+  TrainConfig cfg_;
+  Model<S>& model_;
+  Loss<S>& loss_;
+  FixedStepScheme<S>& scheme_;
+  std::int64_t steps_;
+  std::uint64_t seed_;
+  spdlog::logger& log_;
+  std::unique_ptr<Optimizer<S>> optimizer_;
+  GradientReducer<S> local_;
+  GradientReducer<S>* reducer_ = &local_;
+  std::unique_ptr<Adjoint<S>> adjoint_;
+  Matrix<S> X_, a_;
+  std::vector<Matrix<S>> acc_;
+};
+
+// The epoch's order of the training items: sorted by a counter-based draw keyed by (seed,
+// epoch, item id), so it depends on nothing else.
+std::vector<Index> epoch_order(const std::vector<Index>& idx, const std::vector<std::uint64_t>& ids,
+                               std::uint64_t seed, std::int64_t epoch);
+
+extern template class Trainer<float>;
+extern template class Trainer<double>;
+
+}  // namespace dynsim

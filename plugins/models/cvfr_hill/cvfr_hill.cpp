@@ -1,0 +1,528 @@
+// `cvfr_hill`: the CVFR (continuous Hopfield) classifier with a Hill nonlinearity,
+//
+//   dx/dt = -x + beta M f(x),   f(x) = x^2 / (c + x^2),
+//
+// with one planted attractor per class. Each activity pattern psi_k = f(x^s_k) is an eigenvector
+// of M with eigenvalue lambda_k, so the state x^s_k (entries 0, x_p, x_m, the roots of
+// x = beta lambda f(x)) is an equilibrium whatever the free part of M is.
+//
+//   spectral:  M = Psi Lambda Psi^-1, Psi = [psi_1 .. psi_K | free columns], Lambda diagonal with
+//              lambda_k first and free eigenvalues after; the free columns and eigenvalues train.
+//   projector: M = A (I - P) + Psi_K diag(lambda_k) Psi_K^+, P = Psi_K Psi_K^+, A free (N x N):
+//              no inverse of a trained matrix is ever needed.
+//
+// The drift vjp accumulates G = dL/dM (one GEMM per call); finish_gradients maps G to the
+// parameter blocks once per batch.
+#include <dynsim/sdk.hpp>
+
+#include <Eigen/LU>
+#include <Eigen/QR>
+#include <Eigen/SVD>
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using dynsim::Index;
+using MatD = Eigen::MatrixXd;
+using VecD = Eigen::VectorXd;
+// Per node and class: 0 -> 0, 1 -> x_p, 2 -> x_m.
+using Codes = Eigen::Matrix<int, Eigen::Dynamic, Eigen::Dynamic>;
+
+std::string num(double v) {
+  std::ostringstream s;
+  s.precision(6);
+  s << v;
+  return s.str();
+}
+
+// Everything the options determine, worked out once in double precision; the model keeps a copy
+// in its own scalar type.
+struct Plan {
+  Index n = 0, k = 0;
+  double c = 0, beta = 0;
+  std::vector<double> lambda, xp, xm;  // per class
+  bool with_m = false, spectral = true;
+  std::string pattern, parameterisation;
+  MatD states;    // N x K planted states x^s_k
+  MatD activity;  // N x K patterns f(x^s_k)
+  MatD planted;   // N x r eigenvectors planted with eigenvalue planted_lambda (r = K but binary)
+  VecD planted_lambda;
+  MatD q;    // N x N random orthogonal matrix
+  VecD eig;  // free eigenvalues: N - r (spectral) or N (projector)
+  double init_gain = 1.0, ortho_penalty = 0.0;
+};
+
+double hill(double x, double c) {
+  return x * x / (c + x * x);
+}
+
+Codes block_codes(Index n, Index k, bool on, bool with_m) {
+  const Index b = n / k;
+  Codes codes = Codes::Constant(n, k, on ? 0 : 1);
+  for (Index j = 0; j < k; ++j) {
+    codes.col(j).segment(j * b, b).setConstant(on ? 1 : 0);
+    // With K = 1 the next block is the class's own: leave it as it is.
+    if (with_m && k > 1) codes.col(j).segment(((j + 1) % k) * b, b).setConstant(2);
+  }
+  return codes;
+}
+
+MatD states_of(const Codes& codes, const Plan& p) {
+  MatD x(codes.rows(), codes.cols());
+  for (Index j = 0; j < codes.cols(); ++j)
+    for (Index i = 0; i < codes.rows(); ++i) {
+      const int v = codes(i, j);
+      x(i, j) = v == 1 ? p.xp[j] : v == 2 ? p.xm[j] : 0.0;
+    }
+  return x;
+}
+
+Index rank_of(const MatD& m) {
+  return Eigen::FullPivLU<MatD>(m).rank();
+}
+
+// Random patterns: node i of class j is nonzero with probability `density`; with x_m in the
+// alphabet a nonzero node is x_p or x_m with equal probability. A draw whose patterns coincide,
+// vanish or are otherwise linearly dependent is redone with the next `draw` counter.
+Codes random_codes(const dynsim::Options& o, const Plan& p) {
+  const double density = o.real("density");
+  const dynsim::Random rng(static_cast<std::uint64_t>(o.integer("pattern_seed")),
+                           dynsim::Stream::user);
+  std::vector<double> u(static_cast<std::size_t>(2 * p.n));
+  constexpr std::uint32_t attempts = 1000;
+  for (std::uint32_t a = 0; a < attempts; ++a) {
+    Codes codes(p.n, p.k);
+    for (Index j = 0; j < p.k; ++j) {
+      rng.uniforms<double>(dynsim::Counter{0, a, static_cast<std::uint64_t>(j), 0}, u.data(),
+                           2 * p.n);
+      for (Index i = 0; i < p.n; ++i) {
+        const bool on = u[static_cast<std::size_t>(i)] <= density;
+        const bool m = p.with_m && u[static_cast<std::size_t>(p.n + i)] > 0.5;
+        codes(i, j) = on ? (m ? 2 : 1) : 0;
+      }
+    }
+    MatD act = states_of(codes, p).unaryExpr([&](double x) { return hill(x, p.c); });
+    if (rank_of(act) == p.k) return codes;
+  }
+  o.fail("density", "no " + std::to_string(p.k) + " linearly independent random patterns of " +
+                        std::to_string(p.n) + " nodes in " + std::to_string(attempts) +
+                        " draws; change density or pattern_seed");
+}
+
+// Binary code: class j writes the number j + 1 in base 2 (alphabet 0p) or 3 (0mp) over nb
+// blocks, least significant digit in block 0; digit d is code d.
+Codes binary_codes(const dynsim::Options& o, const Plan& p, Index& nb, Index& bs) {
+  const Index base = p.with_m ? 3 : 2;
+  nb = 0;
+  for (Index pw = 1; pw < p.k + 1; pw *= base) ++nb;  // smallest nb with base^nb >= K + 1
+  if (nb > p.n)
+    o.fail("pattern",
+           "binary code needs " + std::to_string(nb) + " blocks but N = " + std::to_string(p.n));
+  bs = p.n / nb;
+  Codes codes = Codes::Zero(p.n, p.k);
+  for (Index j = 0; j < p.k; ++j) {
+    Index v = j + 1;
+    for (Index blk = 0; blk < nb; ++blk, v /= base)
+      codes.col(j).segment(blk * bs, bs).setConstant(static_cast<int>(v % base));
+  }
+  return codes;
+}
+
+Codes template_codes(const dynsim::Options& o, const Plan& p) {
+  const auto& rows = o.real_matrix("templates");
+  if (rows.empty()) o.fail("templates", "required when pattern = \"templates\"");
+  if (static_cast<Index>(rows.size()) != p.k)
+    o.fail("templates", "has " + std::to_string(rows.size()) +
+                            " rows, expected one per class (K = " + std::to_string(p.k) + ")");
+  Codes codes(p.n, p.k);
+  for (Index j = 0; j < p.k; ++j) {
+    const auto& r = rows[static_cast<std::size_t>(j)];
+    if (static_cast<Index>(r.size()) != p.n)
+      o.fail("templates", "row " + std::to_string(j + 1) + " has " + std::to_string(r.size()) +
+                              " values, expected N = " + std::to_string(p.n));
+    for (Index i = 0; i < p.n; ++i) {
+      const double v = r[static_cast<std::size_t>(i)];
+      codes(i, j) = v >= 0.5 ? 1 : (p.with_m && v < -0.5) ? 2 : 0;
+    }
+  }
+  return codes;
+}
+
+Plan make_plan(const dynsim::Options& o, const dynsim::Context& ctx) {
+  Plan p;
+  p.pattern = o.string("pattern");
+  p.parameterisation = o.string("parameterisation");
+  p.spectral = p.parameterisation == "spectral";
+  p.with_m = o.string("alphabet") == "0mp";
+  const auto& templates = o.real_matrix("templates");
+  const bool use_templates = p.pattern == "templates";
+  if (!templates.empty() && !use_templates)
+    ctx.log.warn("option 'templates' is ignored with pattern = \"" + p.pattern + "\"");
+
+  // Sizes: the option, else the dataset's, else (templates only) the templates' shape.
+  p.n = o.integer("n");
+  if (p.n == 0) p.n = ctx.data_dim;
+  if (p.n == 0 && use_templates && !templates.empty())
+    p.n = static_cast<Index>(templates.front().size());
+  if (p.n == 0) o.fail("n", "is 0 and the scenario's dataset gives no dimension: set n");
+  p.k = o.integer("classes");
+  if (p.k == 0) p.k = ctx.data_classes;
+  if (p.k == 0 && use_templates) p.k = static_cast<Index>(templates.size());
+  if (p.k == 0) o.fail("classes", "is 0 and the scenario's dataset gives no class count: set it");
+  if (p.k >= p.n)
+    o.fail("classes", "K = " + std::to_string(p.k) + " must be smaller than N = " +
+                          std::to_string(p.n) + " (K planted eigenvectors plus free ones)");
+
+  const double nd = static_cast<double>(p.n);
+  p.c = o.real("c") > 0 ? o.real("c") : o.real("c_scale") / nd;
+  p.beta = o.real("beta") > 0 ? o.real("beta") : 1.0 / std::sqrt(nd);
+
+  const auto& lam = o.real_list("lambda");
+  if (lam.size() != 1 && static_cast<Index>(lam.size()) != p.k)
+    o.fail("lambda", "has " + std::to_string(lam.size()) +
+                         " values; give one (shared by every class) or K = " + std::to_string(p.k));
+  for (Index j = 0; j < p.k; ++j) {
+    const double l = lam.size() == 1 ? lam[0] : lam[static_cast<std::size_t>(j)];
+    const double bl = p.beta * l, disc = bl * bl - 4.0 * p.c;
+    if (!(disc > 0)) {
+      // Name c when the user set it, lambda otherwise: that is the knob they turned.
+      const char* key = o.real("c") > 0 ? "c" : "lambda";
+      o.fail(key, "x_p and x_m are real only if (beta*lambda)^2 > 4c, but (beta*lambda)^2 = " +
+                      num(bl * bl) + " <= 4c = " + num(4.0 * p.c) + " (class " + std::to_string(j) +
+                      ": beta = " + num(p.beta) + ", lambda = " + num(l) + ", c = " + num(p.c) +
+                      "); lower c or raise lambda");
+    }
+    p.lambda.push_back(l);
+    p.xp.push_back((bl + std::sqrt(disc)) / 2.0);
+    p.xm.push_back((bl - std::sqrt(disc)) / 2.0);
+  }
+
+  Codes codes;
+  Index nb = 0, bs = 0;
+  if (p.pattern == "block_off" || p.pattern == "block_on")
+    codes = block_codes(p.n, p.k, p.pattern == "block_on", p.with_m);
+  else if (p.pattern == "random")
+    codes = random_codes(o, p);
+  else if (p.pattern == "binary")
+    codes = binary_codes(o, p, nb, bs);
+  else
+    codes = template_codes(o, p);
+  p.states = states_of(codes, p);
+  p.activity = p.states.unaryExpr([&](double x) { return hill(x, p.c); });
+
+  const Index rank = rank_of(p.activity);
+  if (rank == p.k) {
+    p.planted = p.activity;
+    p.planted_lambda = Eigen::Map<const VecD>(p.lambda.data(), p.k);
+  } else if (p.pattern == "binary") {
+    // nb blocks cannot hold K > nb independent codes: plant the nb block indicators instead,
+    // with one shared eigenvalue. Every class pattern lies in their span, so it is an eigenvector
+    // with that eigenvalue and its state an equilibrium (so is every union of blocks).
+    if (std::any_of(p.lambda.begin(), p.lambda.end(), [&](double l) { return l != p.lambda[0]; }))
+      o.fail("lambda", "binary patterns of " + std::to_string(p.k) + " classes share " +
+                           std::to_string(nb) +
+                           " planted block eigenvectors, so they need one shared lambda");
+    p.planted = MatD::Zero(p.n, nb);
+    for (Index blk = 0; blk < nb; ++blk)
+      p.planted.col(blk).segment(blk * bs, bs).setConstant(hill(p.xp[0], p.c));
+    p.planted_lambda = VecD::Constant(nb, p.lambda[0]);
+  } else {
+    o.fail("pattern", "the " + std::to_string(p.k) + " activity patterns of \"" + p.pattern +
+                          "\" are linearly dependent (rank " + std::to_string(rank) +
+                          "), so they cannot all be planted as eigenvectors");
+  }
+  const Index r = p.planted.cols();
+
+  // Random orthogonal matrix: QR of a Gaussian matrix, signs fixed by diag(R) so Q is Haar.
+  const dynsim::Random init(ctx.seed, dynsim::Stream::init);
+  MatD g(p.n, p.n);
+  init.normals<double>(dynsim::Counter{0, 0, 0, 0}, g.data(), p.n * p.n);
+  const Eigen::HouseholderQR<MatD> qr(g);
+  p.q = qr.householderQ() * MatD::Identity(p.n, p.n);
+  for (Index j = 0; j < p.n; ++j)
+    if (qr.matrixQR()(j, j) < 0) p.q.col(j) *= -1.0;
+
+  const Index m = p.spectral ? p.n - r : p.n;
+  const double ea = o.real("eig_a"), eb = o.real("eig_b");
+  const bool uniform = o.string("eig_init") == "uniform";
+  if (uniform && eb < ea)
+    o.fail("eig_b", "upper bound " + num(eb) + " is below eig_a = " + num(ea));
+  if (!uniform && eb < 0) o.fail("eig_b", "standard deviation " + num(eb) + " is negative");
+  p.eig.resize(m);
+  const dynsim::Counter eig_counter{0, 1, 0, 0};  // another draw than the Gaussian matrix
+  if (uniform) {
+    init.uniforms<double>(eig_counter, p.eig.data(), m);
+    p.eig = (ea + (eb - ea) * p.eig.array()).matrix();
+  } else {
+    init.normals<double>(eig_counter, p.eig.data(), m);
+    p.eig = (ea + eb * p.eig.array()).matrix();
+  }
+  p.init_gain = o.real("init_gain");
+  p.ortho_penalty = o.real("ortho_penalty");
+  return p;
+}
+
+template <class S>
+class CvfrHill final : public dynsim::Model<S> {
+  using Mat = dynsim::Matrix<S>;
+  using Vec = dynsim::Vector<S>;
+
+ public:
+  static dynsim::OptionSpecs options() {
+    using namespace dynsim::opt;
+    return {
+        integer("n", "state dimension N (0: the dataset's dimension)")
+            .def(std::int64_t{0})
+            .at_least(0),
+        integer("classes", "number of classes K < N, one planted attractor each (0: the dataset's)")
+            .def(std::int64_t{0})
+            .at_least(0),
+        real("c", "Hill constant in f(x) = x^2/(c + x^2) (0: c_scale / N)").def(0.0).at_least(0),
+        real("c_scale", "c = c_scale / N when c = 0 (authors: 1/8)").def(0.125).positive(),
+        real("beta", "coupling scale (0: 1/sqrt(N))").def(0.0).at_least(0),
+        real_list("lambda",
+                  "planted eigenvalue: one shared value or K values (one per class); "
+                  "needs (beta*lambda)^2 > 4c")
+            .def(std::vector<double>{1.0}),
+        string("alphabet", "values of planted states: \"0p\" = {0, x_p}, \"0mp\" = {0, x_m, x_p}")
+            .def(std::string("0p"))
+            .one_of({"0p", "0mp"}),
+        string("pattern",
+               "planted patterns: block_off (x_p but block k), block_on (block k at x_p), "
+               "random, binary (class k+1 in base 2 or 3 over blocks), templates")
+            .def(std::string("block_off"))
+            .one_of({"block_off", "block_on", "random", "binary", "templates"}),
+        real("density", "pattern = random: probability that a node is nonzero")
+            .def(0.5)
+            .positive()
+            .at_most(1.0),
+        integer("pattern_seed", "pattern = random: seed of the patterns' draw")
+            .def(std::int64_t{1})
+            .at_least(0),
+        real_matrix("templates",
+                    "pattern = templates: K rows of N values; >= 0.5 -> x_p, < -0.5 -> x_m "
+                    "(alphabet 0mp), else 0")
+            .def(std::vector<std::vector<double>>{}),
+        string("parameterisation",
+               "spectral: M = Psi Lambda Psi^-1; projector: M = A (I - P) + Psi_K diag(lambda) "
+               "Psi_K^+")
+            .def(std::string("spectral"))
+            .one_of({"spectral", "projector"}),
+        real("init_gain", "spectral: scale of the orthogonal init of the free Psi columns")
+            .def(1.3)
+            .positive(),
+        string("eig_init", "free eigenvalues: uniform U(eig_a, eig_b) or normal N(eig_a, eig_b^2)")
+            .def(std::string("uniform"))
+            .one_of({"uniform", "normal"}),
+        real("eig_a", "free eigenvalues: lower bound (uniform) or mean (normal)").def(-0.4),
+        real("eig_b", "free eigenvalues: upper bound (uniform) or standard deviation (normal)")
+            .def(0.4),
+        real("ortho_penalty",
+             "spectral: loss += penalty * mean |cos| between distinct free Psi columns "
+             "(authors: 0.004; ignored by projector)")
+            .def(0.0)
+            .at_least(0),
+    };
+  }
+
+  CvfrHill(const dynsim::Options& o, const dynsim::Context& ctx) {
+    const Plan p = make_plan(o, ctx);
+    n_ = p.n;
+    k_ = p.k;
+    r_ = p.planted.cols();
+    c_ = static_cast<S>(p.c);
+    beta_ = static_cast<S>(p.beta);
+    spectral_ = p.spectral;
+    penalty_ = static_cast<S>(p.ortho_penalty);
+    states_ = p.states.cast<S>();
+    activity_ = p.activity.cast<S>();
+    for (Index j = 0; j < k_; ++j) {
+      alphabet_.push_back(static_cast<S>(p.xp[j]));
+      if (p.with_m) alphabet_.push_back(static_cast<S>(p.xm[j]));
+    }
+    alphabet_.push_back(S(0));
+    std::sort(alphabet_.begin(), alphabet_.end());
+    alphabet_.erase(std::unique(alphabet_.begin(), alphabet_.end()), alphabet_.end());
+
+    if (spectral_) {
+      MatD psi(n_, n_);
+      psi << p.planted, p.init_gain * p.q.leftCols(n_ - r_);
+      psi_ = psi.cast<S>();
+      lam_.resize(n_);
+      lam_ << p.planted_lambda.cast<S>(), p.eig.cast<S>();
+    } else {
+      // A = Q diag(eig) Q^T: symmetric with the drawn spectrum (init_gain is not used here).
+      a_ = (p.q * p.eig.asDiagonal() * p.q.transpose()).cast<S>();
+      const MatD pinv =
+          (p.planted.transpose() * p.planted).ldlt().solve(p.planted.transpose());  // Psi_K^+
+      const MatD proj = p.planted * pinv;
+      i_minus_p_ = (MatD::Identity(n_, n_) - proj).cast<S>();
+      m_planted_ = (p.planted * p.planted_lambda.asDiagonal() * pinv).cast<S>();
+      const Eigen::JacobiSVD<MatD> svd(p.planted);
+      const VecD sv = svd.singularValues();
+      condition_ = sv(0) / sv(sv.size() - 1);
+    }
+    parameters_changed();
+
+    const double fxp = hill(p.xp[0], p.c);
+    ctx.log.info("N = " + std::to_string(n_) + ", K = " + std::to_string(k_) + ", c = " + num(p.c) +
+                 ", beta = " + num(p.beta) + ", x_p = " + num(p.xp[0]) +
+                 (o.real_list("lambda").size() > 1 ? " (class 0)" : "") + ", f(x_p) = " + num(fxp) +
+                 ", pattern = " + p.pattern + " (alphabet " + o.string("alphabet") + "), " +
+                 p.parameterisation + " parameterisation, cond(Psi) = " + num(condition_));
+    if (r_ < k_)
+      ctx.log.info("binary patterns planted through " + std::to_string(r_) + " block eigenvectors");
+  }
+
+  dynsim::Index dim() const override { return n_; }
+
+  void drift(S, dynsim::ConstMatrixRef<S> X, dynsim::MatrixRef<S> dX) override {
+    activity_into(X);
+    dX.noalias() = (beta_ * m_) * f_;  // the scalar folds into the GEMM: no temporary
+    dX -= X;
+  }
+
+  void drift_vjp(S, dynsim::ConstMatrixRef<S> X, dynsim::ConstMatrixRef<S> adj,
+                 dynsim::MatrixRef<S> adj_x, std::vector<dynsim::Matrix<S>>& acc) override {
+    activity_into(X);
+    mt_adj_.noalias() = m_.transpose() * adj;
+    // dL/dM before adj_x is written, so a host passing adj_x == adj still gets the right sum.
+    acc[0].noalias() += (beta_ * adj) * f_.transpose();
+    const S two_c = S(2) * c_;
+    adj_x.array() =
+        beta_ * (two_c * X.array() / (c_ + X.array().square()).square()) * mt_adj_.array() -
+        adj.array();
+  }
+
+  std::vector<std::pair<Index, Index>> accumulator_shapes() override { return {{n_, n_}}; }
+
+  void finish_gradients(const std::vector<dynsim::Matrix<S>>& acc,
+                        std::vector<dynsim::Matrix<S>>& grads) override {
+    const Mat& g = acc[0];
+    if (!spectral_) {
+      grads.assign(1, g * i_minus_p_);  // G (I - P)^T, P symmetric
+      return;
+    }
+    // A = P L P^-1: dL/dP = H L - A^T H, dL/dL_jj = sum_i P_ij H_ij, with H = G P^-T.
+    const Index m = n_ - r_;
+    const Mat h = lu_.solve(g.transpose()).transpose();
+    grads.resize(2);
+    grads[0] = h.rightCols(m) * lam_.tail(m).asDiagonal();
+    grads[0].noalias() -= m_.transpose() * h.rightCols(m);
+    grads[1] = (psi_.rightCols(m).array() * h.rightCols(m).array()).colwise().sum().transpose();
+  }
+
+  // penalty * mean over pairs i < j of |cos(u_i, u_j)|, u the free Psi columns.
+  S regularize(std::vector<dynsim::Matrix<S>>& grads) override {
+    const Index m = n_ - r_;
+    if (!spectral_ || penalty_ == S(0) || m < 2) return S(0);
+    const auto u = psi_.rightCols(m);
+    const Vec norms = u.colwise().norm().transpose();
+    const Mat uh = u * norms.cwiseInverse().asDiagonal();
+    Mat cs = uh.transpose() * uh;  // cosines, diagonal excluded
+    cs.diagonal().setZero();
+    const S scale = penalty_ / (S(m) * S(m - 1) / S(2));  // penalty / number of pairs
+    const Mat sgn = cs.array().sign().matrix();
+    const Vec abs_sum = cs.cwiseAbs().rowwise().sum();  // sum_j |cos_ij|
+    // d|cos_ij|/du_i = s_ij (uh_j - cos_ij uh_i) / |u_i|
+    Mat du = uh * sgn - uh * abs_sum.asDiagonal();
+    grads[0] += scale * (du * norms.cwiseInverse().asDiagonal());
+    return scale * cs.cwiseAbs().sum() / S(2);
+  }
+
+  bool has_jacobian() const override { return true; }
+  void jacobian(S, dynsim::ConstVectorRef<S> x, dynsim::MatrixRef<S> J) const override {
+    const Vec fp = (S(2) * c_ * x.array() / (c_ + x.array().square()).square()).matrix();
+    J.noalias() = (beta_ * m_) * fp.asDiagonal();
+    J.diagonal().array() -= S(1);
+  }
+
+  std::vector<dynsim::Parameter<S>> parameters() override {
+    if (!spectral_) return {{"a", a_.data(), n_, n_}};
+    // Psi is column-major, so its free columns r..N-1 are one contiguous block.
+    return {{"psi_free", psi_.data() + n_ * r_, n_, n_ - r_},
+            {"lambda_free", lam_.data() + r_, n_ - r_, 1}};
+  }
+
+  void parameters_changed() override {
+    if (!spectral_) {
+      m_.noalias() = a_ * i_minus_p_;
+      m_ += m_planted_;
+      return;
+    }
+    // A = Psi Lambda Psi^-1 as A^T = Psi^-T (Psi Lambda)^T: a solve with the LU, no inverse.
+    lu_.compute(psi_);
+    const Mat psi_lambda_t = (psi_ * lam_.asDiagonal()).transpose();
+    m_ = lu_.transpose().solve(psi_lambda_t);  // Eigen solves a transposed LU only into a matrix
+    m_.transposeInPlace();
+    condition_ = 1.0 / static_cast<double>(lu_.rcond());
+  }
+
+  // Condition number of Psi (spectral: 1-norm estimate from the LU; projector: 2-norm condition
+  // of the planted N x K patterns, which never change).
+  double psi_condition() const { return condition_; }
+
+  dynsim::Matrix<S> attractors() const override { return states_; }
+  std::vector<S> state_alphabet() const override { return alphabet_; }
+
+  void readout(dynsim::ConstMatrixRef<S> X, dynsim::MatrixRef<S> Y) const override {
+    Y.array() = X.array().square() / (c_ + X.array().square());
+  }
+  void readout_vjp(dynsim::ConstMatrixRef<S> X, dynsim::ConstMatrixRef<S> dY,
+                   dynsim::MatrixRef<S> dX) const override {
+    dX.array() = S(2) * c_ * X.array() / (c_ + X.array().square()).square() * dY.array();
+  }
+
+  std::vector<std::pair<std::string, dynsim::Matrix<S>>> exports() const override {
+    std::vector<std::pair<std::string, Mat>> out;
+    if (spectral_) {
+      out.emplace_back("psi", psi_);
+      out.emplace_back("lambda", lam_);
+      out.emplace_back("A", m_);
+    } else {
+      out.emplace_back("a", a_);
+      out.emplace_back("M", m_);
+    }
+    out.emplace_back("attractors", states_);
+    out.emplace_back("activity_patterns", activity_);
+    out.emplace_back("psi_condition", Mat::Constant(1, 1, static_cast<S>(condition_)));
+    return out;
+  }
+
+ private:
+  // f_ = f(X), sized to the batch (reallocated only when the batch width changes).
+  void activity_into(dynsim::ConstMatrixRef<S> X) {
+    if (f_.cols() != X.cols()) {
+      f_.resize(n_, X.cols());
+      mt_adj_.resize(n_, X.cols());
+    }
+    f_.array() = X.array().square() / (c_ + X.array().square());
+  }
+
+  Index n_ = 0, k_ = 0, r_ = 0;  // r_: planted eigenvectors (K, or the blocks of a binary code)
+  S c_ = 0, beta_ = 0, penalty_ = 0;
+  bool spectral_ = true;
+  Mat states_, activity_;
+  std::vector<S> alphabet_;
+  Mat m_;  // the coupling M the drift uses (A in spectral form)
+  // spectral
+  Mat psi_;
+  Vec lam_;
+  Eigen::PartialPivLU<Mat> lu_;
+  // projector
+  Mat a_, i_minus_p_, m_planted_;
+  double condition_ = 1.0;
+  // scratch, N x B
+  Mat f_, mt_adj_;
+};
+
+}  // namespace
+
+DYNSIM_PLUGIN(CvfrHill, "cvfr_hill", "1.0.0",
+              "CVFR classifier dx/dt = -x + beta M f(x), Hill f, planted attractors")

@@ -1,0 +1,121 @@
+// Training end to end through the CLI on the letters scenario: a short run must learn, a
+// resumed run must equal an uninterrupted one bit for bit, and the saved model must reload for
+// `dynsim evaluate` and `dynsim stability`.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "support/helpers.hpp"
+
+using namespace dynsim;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kScenario = std::string(DYNSIM_SOURCE_DIR) + "/scenarios/cvfr_letters.toml";
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  REQUIRE(in);
+  return nlohmann::json::parse(in);
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// A short letters run: fixed seed, few epochs, 300 test letters.
+test::Command short_run(const std::string& out, const std::string& extra = "") {
+  return test::run_dynsim("run " + kScenario + " --out " + out +
+                          " --set train.epochs=4 --set dataset.n_train=1500"
+                          " --set dataset.n_test=300 --set train.log_every_seconds=1000 " +
+                          extra);
+}
+
+}  // namespace
+
+TEST_CASE("a short letters training run learns", "[train][cli]") {
+  const std::string out = test::temp_dir() + "/letters-short";
+  // Catch runs the body once per SECTION: train only the first time.
+  if (!fs::exists(fs::path(out) / "metrics.json")) {
+    const auto r = short_run(out);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+  }
+  const auto m = read_json(fs::path(out) / "metrics.json");
+  CHECK(m["status"] == "ok");
+  CHECK(m["test"]["T"]["items"] == 300);
+  CHECK(m["test"]["T"]["accuracy"].get<double>() >= 0.90);
+  CHECK(m["stability"]["attractors"].size() == 3);
+  for (const char* f : {"model/model.json", "checkpoint/checkpoint.json", "training_history.csv",
+                        "stability.csv", "eigenvalues.csv", "confusion.csv", "arrays/A.npy",
+                        "arrays/psi.npy", "arrays/attractors.npy"})
+    CHECK(fs::exists(fs::path(out) / f));
+
+  SECTION("the saved model reloads and evaluates to the same figures") {
+    const auto e = test::run_dynsim("evaluate " + out);
+    INFO(e.output);
+    REQUIRE(e.exit_code == 0);
+    fs::path folder;
+    for (const auto& d : fs::directory_iterator(fs::path(out) / "evaluations")) folder = d.path();
+    const auto ev = read_json(folder / "evaluation.json");
+    CHECK(ev["T"]["accuracy"] == m["test"]["T"]["accuracy"]);
+    CHECK(ev["T"]["confusion"] == m["test"]["T"]["confusion"]);
+    const auto s = test::run_dynsim("stability " + out);
+    CHECK(s.exit_code == 0);
+    CHECK_THAT(s.output, Catch::Contains("max Re(eig)"));
+  }
+  SECTION("a corrupted model file is refused") {
+    const fs::path copy = out + "-corrupt";
+    fs::copy(out, copy, fs::copy_options::recursive);
+    fs::path npy;
+    for (const auto& f : fs::directory_iterator(copy / "model"))
+      if (f.path().extension() == ".npy") npy = f.path();
+    std::fstream f(npy, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(-3, std::ios::end);
+    f.put('\x7f');
+    f.close();
+    const auto e = test::run_dynsim("evaluate " + copy.string());
+    CHECK(e.exit_code == 2);
+    CHECK_THAT(e.output, Catch::Contains("checksum mismatch"));
+  }
+}
+
+TEST_CASE("a resumed training run equals an uninterrupted one", "[train][cli]") {
+  const std::string full = test::temp_dir() + "/letters-full",
+                    part = test::temp_dir() + "/letters-part";
+  REQUIRE(short_run(full).exit_code == 0);
+  REQUIRE(short_run(part, "--set train.epochs=2").exit_code == 0);
+  const auto r = test::run_dynsim("run --resume " + part + " --set train.epochs=4");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK_THAT(r.output, Catch::Contains("resuming after epoch 2"));
+  for (const auto& f : fs::directory_iterator(fs::path(full) / "checkpoint"))
+    if (f.path().extension() == ".npy") {
+      INFO(f.path().filename());
+      CHECK(slurp(f.path()) == slurp(fs::path(part) / "checkpoint" / f.path().filename()));
+    }
+  const auto a = read_json(fs::path(full) / "metrics.json"),
+             b = read_json(fs::path(part) / "metrics.json");
+  CHECK(a["test"]["T"]["accuracy"] == b["test"]["T"]["accuracy"]);
+  CHECK(a["best_epoch"] == b["best_epoch"]);
+}
+
+TEST_CASE("divergence stops training with exit code 1 and keeps a model", "[train][cli]") {
+  const std::string out = test::temp_dir() + "/letters-diverge";
+  const auto r = short_run(out, "--set train.divergence_loss=1e-12");
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Catch::Contains("diverged in epoch 1"));
+  CHECK(read_json(fs::path(out) / "metrics.json")["status"] == "diverged");
+  CHECK(fs::exists(fs::path(out) / "model" / "model.json"));
+}
+
+TEST_CASE("training refuses scenarios it cannot train", "[train][cli]") {
+  const auto r = test::run_dynsim("validate " + kScenario +
+                                  " --set integrator.method=dopri5 "
+                                  "--set integrator.t_end=10.0 --set integrator.steps=0");
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("training needs a fixed-step method"));
+}

@@ -1,0 +1,361 @@
+// The cvfr_hill model: planted states are equilibria for every pattern, alphabet and
+// parameterisation; Jacobian, state vjp, parameter gradients (through the LU of Psi or the
+// projector) and the orthogonality penalty against central finite differences; option checks.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "support/helpers.hpp"
+
+extern "C" const dynsim_plugin_info* dynsim_plugin_entry();  // cvfr_hill.cpp, linked in
+
+using namespace dynsim;
+
+namespace {
+
+template <class S = double>
+std::unique_ptr<Model<S>> cvfr(const std::string& toml, std::uint64_t seed = 7) {
+  const dynsim_plugin_info* info = dynsim_plugin_entry();
+  const Options o = test::options_from(info->factory->options(), toml);
+  Context ctx;
+  ctx.seed = seed;
+  auto obj = info->factory->create(precision_of<S>(), o, ctx);
+  return std::unique_ptr<Model<S>>(static_cast<Model<S>*>(obj.release()));
+}
+
+std::string error_of(const std::string& toml) {
+  try {
+    cvfr(toml);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+template <class S>
+Matrix<S> exported(const Model<S>& m, const std::string& name) {
+  for (auto& [n, a] : m.exports())
+    if (n == name) return a;
+  FAIL("no export named " << name);
+  return {};
+}
+
+const std::string kSmall = "n = 12\nclasses = 3\n";
+
+// 12 x 3 templates, as rows of N: classes on nodes 0-3, 4-7 and 8-11, with an x_m node each.
+const std::string kTemplates =
+    "templates = [[1, 1, 1, 1, 0, 0, 0, 0, -1, 0, 0, 0],"
+    " [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, -1], [1, 0, 0, 0, 0, -1, 0, 0, 1, 1, 1, 1]]\n";
+
+double drift_max(Model<double>& m, const Matrix<double>& X) {
+  Matrix<double> dX(X.rows(), X.cols());
+  m.drift(0.0, X, dX);
+  return dX.cwiseAbs().maxCoeff();
+}
+
+double sum_w_drift(Model<double>& m, const Matrix<double>& X, const Matrix<double>& W) {
+  Matrix<double> dX(X.rows(), X.cols());
+  m.drift(0.0, X, dX);
+  return (W.array() * dX.array()).sum();
+}
+
+double rel_err(const Matrix<double>& a, const Matrix<double>& b) {
+  return (a - b).norm() / b.norm();
+}
+
+// Reproducible inputs: Eigen's Random after a fixed srand.
+Matrix<double> random_matrix(Index r, Index c, unsigned seed, double scale) {
+  std::srand(seed);
+  return scale * Matrix<double>::Random(r, c);
+}
+
+}  // namespace
+
+TEST_CASE("cvfr_hill x_p and x_m solve the planted fixed point equation", "[cvfr_hill]") {
+  for (const std::string lam : {"lambda = [1.0]", "lambda = [1.0, 1.5, 2.0]"}) {
+    auto m = cvfr(kSmall + "alphabet = \"0mp\"\n" + lam + "\n");
+    const double n = 12, c = 0.125 / n, beta = 1.0 / std::sqrt(n);
+    const auto alphabet = m->state_alphabet();
+    REQUIRE(alphabet.size() == (lam == "lambda = [1.0]" ? 3u : 7u));
+    const std::vector<double> lambdas =
+        lam == "lambda = [1.0]" ? std::vector<double>{1.0} : std::vector<double>{1.0, 1.5, 2.0};
+    for (double x : alphabet) {
+      if (x == 0) continue;
+      bool solves = false;  // some planted eigenvalue makes x a fixed point
+      for (double l : lambdas)
+        solves = solves || std::abs(x - beta * l * x * x / (c + x * x)) < 1e-14;
+      CHECK(solves);
+    }
+  }
+  // Authors' defaults: f(x_p) = (1 + sqrt(1/2)) / 2 for every N.
+  auto m = cvfr(kSmall);
+  const Matrix<double> act = exported(*m, "activity_patterns");
+  CHECK(act.maxCoeff() == Approx((1 + std::sqrt(0.5)) / 2).epsilon(1e-12));
+  CHECK(exported(*m, "attractors").maxCoeff() ==
+        Approx((1 + std::sqrt(0.5)) / (2 * std::sqrt(12.0))).epsilon(1e-12));
+}
+
+TEST_CASE("cvfr_hill planted states are equilibria for every pattern and form", "[cvfr_hill]") {
+  for (const std::string form : {"spectral", "projector"})
+    for (const std::string pattern : {"block_off", "block_on", "random", "binary", "templates"})
+      for (const std::string alphabet : {"0p", "0mp"})
+        for (const std::string lam : {"[1.0]", "[1.0, 1.2, 1.4]"}) {
+          if (pattern == "binary" && lam != "[1.0]") continue;  // shared eigenspace: one lambda
+          INFO(form << " " << pattern << " " << alphabet << " lambda " << lam);
+          auto m = cvfr(kSmall + "parameterisation = \"" + form + "\"\npattern = \"" + pattern +
+                        "\"\nalphabet = \"" + alphabet + "\"\nlambda = " + lam + "\n" +
+                        (pattern == "templates" ? kTemplates : ""));
+          const Matrix<double> xs = m->attractors();
+          REQUIRE(xs.rows() == 12);
+          REQUIRE(xs.cols() == 3);
+          for (Index k = 0; k < 3; ++k) CHECK(xs.col(k).cwiseAbs().maxCoeff() > 0);
+          CHECK(drift_max(*m, xs) <= 1e-10);
+          // Every entry of a planted state is in the alphabet.
+          const auto alpha = m->state_alphabet();
+          for (Index i = 0; i < xs.size(); ++i) {
+            bool in = false;
+            for (double a : alpha) in = in || a == xs(i);
+            CHECK(in);
+          }
+        }
+}
+
+TEST_CASE("cvfr_hill binary code plants its blocks so unions are equilibria too", "[cvfr_hill]") {
+  // K = 3 in base 2 over 2 blocks of 6: classes 01 10 11; the block indicators are planted.
+  auto m = cvfr(kSmall + "pattern = \"binary\"\n");
+  const Matrix<double> xs = m->attractors();
+  CHECK(xs.col(0).head(6).minCoeff() > 0);
+  CHECK(xs.col(0).tail(6).maxCoeff() == 0);
+  CHECK(xs.col(1).head(6).maxCoeff() == 0);
+  CHECK(xs.col(2).minCoeff() > 0);
+  CHECK(m->parameters()[0].cols == 10);  // N minus 2 planted block eigenvectors
+  CHECK(drift_max(*m, xs) <= 1e-10);
+  // Per-class lambda cannot share the block eigenspace.
+  CHECK_THAT(error_of(kSmall + "pattern = \"binary\"\nlambda = [1.0, 1.1, 1.2]\n"),
+             Catch::Contains("'lambda'") && Catch::Contains("shared lambda"));
+}
+
+TEST_CASE("cvfr_hill jacobian matches central differences of the drift", "[cvfr_hill]") {
+  for (const std::string form : {"spectral", "projector"}) {
+    auto m = cvfr(kSmall + "parameterisation = \"" + form + "\"\n");
+    const Matrix<double> x = random_matrix(12, 1, 3, 0.4);
+    Matrix<double> J(12, 12), fd(12, 12);
+    m->jacobian(0.0, x.col(0), J);
+    const double h = 1e-6;
+    for (Index j = 0; j < 12; ++j) {
+      Matrix<double> xp = x, xm = x, dp(12, 1), dm(12, 1);
+      xp(j) += h;
+      xm(j) -= h;
+      m->drift(0.0, xp, dp);
+      m->drift(0.0, xm, dm);
+      fd.col(j) = (dp - dm) / (2 * h);
+    }
+    INFO(form);
+    CHECK(rel_err(J, fd) < 1e-6);
+    CHECK(m->has_jacobian());
+  }
+}
+
+TEST_CASE("cvfr_hill drift_vjp gives J^T adj for every item", "[cvfr_hill]") {
+  for (const std::string form : {"spectral", "projector"}) {
+    auto m = cvfr(kSmall + "parameterisation = \"" + form + "\"\n");
+    const Matrix<double> X = random_matrix(12, 4, 4, 0.4), adj = random_matrix(12, 4, 5, 1.0);
+    Matrix<double> adj_x(12, 4), J(12, 12);
+    std::vector<Matrix<double>> acc = {Matrix<double>::Zero(12, 12)};
+    m->drift_vjp(0.0, X, adj, adj_x, acc);
+    for (Index b = 0; b < 4; ++b) {
+      m->jacobian(0.0, X.col(b), J);
+      CHECK((adj_x.col(b) - J.transpose() * adj.col(b)).norm() <=
+            1e-12 * adj_x.col(b).norm() + 1e-14);
+    }
+  }
+}
+
+TEST_CASE("cvfr_hill parameter gradients match central differences", "[cvfr_hill]") {
+  for (const std::string form : {"spectral", "projector"})
+    for (const std::string extra :
+         {"", "alphabet = \"0mp\"\nlambda = [1.0, 1.3, 1.6]\n", "pattern = \"binary\"\n"}) {
+      INFO(form << " " << extra);
+      auto m = cvfr(kSmall + "parameterisation = \"" + form + "\"\n" + extra);
+      const Matrix<double> X = random_matrix(12, 4, 11, 0.4), W = random_matrix(12, 4, 12, 1.0);
+
+      std::vector<Matrix<double>> acc;
+      for (auto [r, c] : m->accumulator_shapes()) acc.push_back(Matrix<double>::Zero(r, c));
+      REQUIRE(acc.size() == 1);
+      Matrix<double> adj_x(12, 4);
+      m->drift_vjp(0.0, X, W, adj_x, acc);
+      std::vector<Matrix<double>> grads;
+      m->finish_gradients(acc, grads);
+
+      auto params = m->parameters();
+      REQUIRE(params.size() == grads.size());
+      REQUIRE(params.size() == (form == "spectral" ? 2u : 1u));
+      const double h = 1e-6;
+      for (std::size_t p = 0; p < params.size(); ++p) {
+        auto v = params[p].map();
+        REQUIRE(grads[p].rows() == v.rows());
+        REQUIRE(grads[p].cols() == v.cols());
+        Matrix<double> fd(v.rows(), v.cols());
+        for (Index i = 0; i < v.size(); ++i) {
+          const double keep = v(i);
+          v(i) = keep + h;
+          m->parameters_changed();
+          const double lp = sum_w_drift(*m, X, W);
+          v(i) = keep - h;
+          m->parameters_changed();
+          const double lm = sum_w_drift(*m, X, W);
+          v(i) = keep;
+          m->parameters_changed();
+          fd(i) = (lp - lm) / (2 * h);
+        }
+        INFO(params[p].name << " rel err " << rel_err(grads[p], fd));
+        CHECK(rel_err(grads[p], fd) <= 1e-6);
+      }
+    }
+}
+
+TEST_CASE("cvfr_hill orthogonality penalty gradient matches central differences", "[cvfr_hill]") {
+  auto m = cvfr(kSmall + "ortho_penalty = 0.5\n");
+  auto params = m->parameters();
+  // The init is orthogonal, where |cos| has its kink: move away from it first.
+  params[0].map() += random_matrix(params[0].rows, params[0].cols, 31, 0.3);
+  m->parameters_changed();
+  std::vector<Matrix<double>> grads;
+  for (const auto& p : params) grads.push_back(Matrix<double>::Zero(p.rows, p.cols));
+  const double value = m->regularize(grads);
+  CHECK(value > 0);
+  CHECK(grads[1].norm() == 0);  // eigenvalues do not enter the penalty
+
+  auto penalty = [&] {
+    std::vector<Matrix<double>> scratch;
+    for (const auto& p : params) scratch.push_back(Matrix<double>::Zero(p.rows, p.cols));
+    return m->regularize(scratch);
+  };
+  // The value: 0.5 * mean over pairs of |cos|.
+  const Matrix<double> u = params[0].map();
+  double sum = 0;
+  int pairs = 0;
+  for (Index i = 0; i < u.cols(); ++i)
+    for (Index j = i + 1; j < u.cols(); ++j, ++pairs)
+      sum += std::abs(u.col(i).dot(u.col(j))) / (u.col(i).norm() * u.col(j).norm());
+  CHECK(value == Approx(0.5 * sum / pairs).epsilon(1e-12));
+
+  auto v = params[0].map();
+  Matrix<double> fd(v.rows(), v.cols());
+  const double h = 1e-6;
+  for (Index i = 0; i < v.size(); ++i) {
+    const double keep = v(i);
+    v(i) = keep + h;
+    const double lp = penalty();
+    v(i) = keep - h;
+    const double lm = penalty();
+    v(i) = keep;
+    fd(i) = (lp - lm) / (2 * h);
+  }
+  CHECK(rel_err(grads[0], fd) <= 1e-6);
+
+  // Projector form and a zero penalty add nothing.
+  for (const std::string& toml :
+       {kSmall + "parameterisation = \"projector\"\northo_penalty = 0.5\n", kSmall}) {
+    auto other = cvfr(toml);
+    std::vector<Matrix<double>> g;
+    for (const auto& p : other->parameters()) g.push_back(Matrix<double>::Zero(p.rows, p.cols));
+    CHECK(other->regularize(g) == 0);
+    for (const auto& b : g) CHECK(b.norm() == 0);
+  }
+}
+
+TEST_CASE("cvfr_hill readout is the activity and its vjp the derivative", "[cvfr_hill]") {
+  auto m = cvfr(kSmall);
+  const Matrix<double> X = random_matrix(12, 4, 21, 0.4), dY = random_matrix(12, 4, 22, 1.0);
+  Matrix<double> Y(12, 4), dX(12, 4), Yp(12, 4), Ym(12, 4);
+  m->readout(X, Y);
+  const double c = 0.125 / 12;
+  CHECK(Y(3, 2) == Approx(X(3, 2) * X(3, 2) / (c + X(3, 2) * X(3, 2))));
+  m->readout_vjp(X, dY, dX);
+  const double h = 1e-6;
+  m->readout((X.array() + h).matrix(), Yp);
+  m->readout((X.array() - h).matrix(), Ym);
+  CHECK(rel_err(dX, ((Yp - Ym) / (2 * h)).cwiseProduct(dY)) < 1e-6);
+  CHECK(m->readout_dim() == 12);
+}
+
+TEST_CASE("cvfr_hill exports and the condition number of Psi", "[cvfr_hill]") {
+  auto m = cvfr(kSmall);
+  for (const char* name : {"psi", "lambda", "A", "attractors", "activity_patterns"})
+    CHECK_NOTHROW(exported(*m, name));
+  const Matrix<double> psi = exported(*m, "psi"), lam = exported(*m, "lambda"),
+                       A = exported(*m, "A");
+  CHECK(lam.rows() == 12);
+  CHECK(lam.cols() == 1);
+  CHECK(lam.topRows(3).isApproxToConstant(1.0));
+  CHECK(lam.bottomRows(9).cwiseAbs().maxCoeff() <= 0.4);
+  // A Psi = Psi Lambda: every column of Psi is an eigenvector.
+  CHECK((A * psi - psi * lam.col(0).asDiagonal()).norm() <= 1e-10 * psi.norm());
+  CHECK(psi.leftCols(3) == exported(*m, "activity_patterns"));
+  const double cond = exported(*m, "psi_condition")(0, 0);
+  CHECK(cond >= 1);
+  CHECK(cond < 1e4);
+
+  auto p = cvfr(kSmall + "parameterisation = \"projector\"\n");
+  CHECK_NOTHROW(exported(*p, "a"));
+  CHECK_NOTHROW(exported(*p, "M"));
+  CHECK(exported(*p, "psi_condition")(0, 0) >= 1);
+}
+
+TEST_CASE("cvfr_hill initialisation follows the seed and the options", "[cvfr_hill]") {
+  auto a = cvfr(kSmall, 1), b = cvfr(kSmall, 1), c = cvfr(kSmall, 2);
+  CHECK(exported(*a, "psi") == exported(*b, "psi"));
+  CHECK(exported(*a, "psi") != exported(*c, "psi"));
+  // Free columns: orthonormal columns times init_gain.
+  const Matrix<double> u = a->parameters()[0].map();
+  CHECK((u.transpose() * u).isApprox(1.69 * Matrix<double>::Identity(9, 9), 1e-12));
+  // Normal eigenvalues N(-5, 0.01^2).
+  auto n = cvfr(kSmall + "eig_init = \"normal\"\neig_a = -5.0\neig_b = 0.01\n");
+  const Matrix<double> lam = n->parameters()[1].map();
+  CHECK(std::abs(lam.mean() + 5) < 0.05);
+  // Random patterns depend on pattern_seed only, not on the run's seed.
+  auto r1 = cvfr(kSmall + "pattern = \"random\"\n", 1);
+  auto r2 = cvfr(kSmall + "pattern = \"random\"\n", 2);
+  auto r3 = cvfr(kSmall + "pattern = \"random\"\npattern_seed = 9\n", 1);
+  CHECK(r1->attractors() == r2->attractors());
+  CHECK(r1->attractors() != r3->attractors());
+}
+
+TEST_CASE("cvfr_hill in single precision keeps its planted states", "[cvfr_hill]") {
+  auto m = cvfr<float>(kSmall);
+  const Matrix<float> xs = m->attractors();
+  Matrix<float> dX(12, 3);
+  m->drift(0.0f, xs, dX);
+  CHECK(dX.cwiseAbs().maxCoeff() < 1e-5f);
+}
+
+TEST_CASE("cvfr_hill rejects invalid options naming the key", "[cvfr_hill]") {
+  CHECK_THAT(error_of(kSmall + "c = 1.0\n"),
+             Catch::Contains("option 'c'") && Catch::Contains("> 4c"));
+  CHECK_THAT(error_of(kSmall + "c_scale = 2.0\n"), Catch::Contains("option 'lambda'"));
+  CHECK_THAT(error_of(kSmall + "lambda = [1.0, 2.0]\n"), Catch::Contains("option 'lambda'"));
+  CHECK_THAT(error_of("n = 4\nclasses = 4\n"),
+             Catch::Contains("option 'classes'") && Catch::Contains("smaller than N"));
+  CHECK_THAT(error_of("classes = 3\n"), Catch::Contains("option 'n'"));
+  CHECK_THAT(error_of("n = 12\n"), Catch::Contains("option 'classes'"));
+  CHECK_THAT(error_of(kSmall + "pattern = \"templates\"\n"), Catch::Contains("option 'templates'"));
+  CHECK_THAT(error_of(kSmall + "pattern = \"templates\"\ntemplates = [[1, 1], [1, 0], [0, 1]]\n"),
+             Catch::Contains("option 'templates'") && Catch::Contains("expected N = 12"));
+  CHECK_THAT(error_of(kSmall + "pattern = \"templates\"\ntemplates = [[1, 1, 1, 1, 1, 1, 1, 1, "
+                               "1, 1, 1, 1]]\n"),
+             Catch::Contains("option 'templates'") && Catch::Contains("K = 3"));
+  // Dependent templates: the third row is the sum of the first two.
+  CHECK_THAT(error_of(kSmall + "pattern = \"templates\"\n" +
+                      "templates = [[1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0],"
+                      " [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0],"
+                      " [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]]\n"),
+             Catch::Contains("option 'pattern'") && Catch::Contains("linearly dependent"));
+  CHECK_THAT(error_of(kSmall + "pattern = \"random\"\ndensity = 1.0\n"),
+             Catch::Contains("option 'density'"));
+  CHECK_THAT(error_of(kSmall + "eig_a = 1.0\neig_b = 0.0\n"), Catch::Contains("option 'eig_b'"));
+  // Checked by the host from the declared ranges.
+  CHECK_THAT(error_of(kSmall + "alphabet = \"pm\"\n"), Catch::Contains("alphabet"));
+  CHECK_THAT(error_of(kSmall + "ortho_penalty = -1.0\n"), Catch::Contains("ortho_penalty"));
+}
