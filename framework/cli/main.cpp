@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -17,6 +18,7 @@
 #include "jobs/instances.hpp"
 #include "jobs/simulate.hpp"
 #include "jobs/train_job.hpp"
+#include "run/atomic_file.hpp"
 #include "run/model_file.hpp"
 #include "run/provenance.hpp"
 #include "run/run_folder.hpp"
@@ -231,6 +233,99 @@ int cmd_run(const Common& c, Mode mode, const std::string& out, const std::strin
                                        : run_job<double>(w, mode, out_dir, command_line, log);
 }
 
+// "1,2,5" or "1-5" (or a mix) -> the seeds.
+std::vector<std::int64_t> parse_seeds(const std::string& text) {
+  std::vector<std::int64_t> out;
+  std::stringstream ss(text);
+  for (std::string part; std::getline(ss, part, ',');) {
+    try {
+      const auto dash = part.find('-', 1);
+      if (dash == std::string::npos) {
+        out.push_back(std::stoll(part));
+      } else {
+        const auto a = std::stoll(part.substr(0, dash)), b = std::stoll(part.substr(dash + 1));
+        if (b < a || b - a > 10000) throw std::invalid_argument(part);
+        for (auto v = a; v <= b; ++v) out.push_back(v);
+      }
+    } catch (const std::exception&) {
+      throw InputError("--seeds '" + text + "': expected a list like 1,2,3 or 1-5");
+    }
+  }
+  if (out.empty()) throw InputError("--seeds '" + text + "': no seeds");
+  return out;
+}
+
+// One run per seed in OUT/seed-<s>/, then OUT/summary.json and OUT/seeds.csv with the mean and
+// standard deviation of the headline figures over the seeds.
+int cmd_seeds(const Common& c, const std::string& seeds, const std::string& out,
+              const std::string& command_line, spdlog::logger& log) {
+  const auto list = parse_seeds(seeds);
+  const std::filesystem::path base =
+      out.empty()
+          ? std::filesystem::path("runs") / (std::filesystem::path(c.scenario).stem().string() +
+                                             "-seeds-" + utc_timestamp(true))
+          : std::filesystem::path(out);
+  int rc = 0;
+  std::vector<nlohmann::json> metrics;
+  for (auto seed : list) {
+    Common one = c;
+    one.seed = seed;
+    const auto dir = base / ("seed-" + std::to_string(seed));
+    log.info("seed {} -> {}", seed, dir.string());
+    rc = std::max(rc, cmd_run(one, Mode::run, dir.string(), command_line, log));
+    std::ifstream in(dir / "metrics.json");
+    metrics.push_back(nlohmann::json::parse(in));
+  }
+  // Headline figures, where the job has them: (name, JSON pointer).
+  const std::vector<std::pair<std::string, std::string>> fields = {
+      {"test_accuracy", "/test/T/accuracy"},
+      {"test_accuracy_nearest", "/test/T/accuracy_nearest"},
+      {"test_accuracy_at_horizon", "/test/at_horizon/accuracy"},
+      {"best_val_accuracy", "/best_val_accuracy"},
+      {"train_wall_seconds", "/train_wall_seconds"},
+      {"total_wall_seconds", "/total_wall_seconds"}};
+  nlohmann::json summary = {{"seeds", list}, {"runs", base.string()}};
+  std::ostringstream csv;
+  csv << "seed";
+  for (const auto& [name, ptr] : fields) csv << "," << name;
+  csv << ",all_stable\n";
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    csv << list[i];
+    for (const auto& [name, ptr] : fields) {
+      const auto p = nlohmann::json::json_pointer(ptr);
+      csv << ","
+          << (metrics[i].contains(p) && metrics[i][p].is_number() ? metrics[i][p].dump() : "");
+    }
+    const auto st = nlohmann::json::json_pointer("/stability/all_stable");
+    csv << "," << (metrics[i].contains(st) ? metrics[i][st].dump() : "") << "\n";
+  }
+  for (const auto& [name, ptr] : fields) {
+    const auto p = nlohmann::json::json_pointer(ptr);
+    std::vector<double> v;
+    for (const auto& m : metrics)
+      if (m.contains(p) && m[p].is_number()) v.push_back(m[p].get<double>());
+    if (v.empty()) continue;
+    double mean = 0, var = 0;
+    for (double x : v) mean += x / double(v.size());
+    for (double x : v)
+      var += (x - mean) * (x - mean) / double(std::max<std::size_t>(v.size() - 1, 1));
+    summary[name] = {{"mean", mean},
+                     {"std", std::sqrt(var)},
+                     {"min", *std::min_element(v.begin(), v.end())},
+                     {"max", *std::max_element(v.begin(), v.end())},
+                     {"n", v.size()}};
+    log.info("{:<26} mean {:.6g}  std {:.3g}  (n = {})", name, mean, std::sqrt(var), v.size());
+  }
+  bool all_stable = true;
+  for (const auto& m : metrics)
+    all_stable &= m.value(nlohmann::json::json_pointer("/stability/all_stable"), true);
+  summary["all_runs_all_attractors_stable"] = all_stable;
+  write_file_atomic(base / "summary.json", summary.dump(2) + "\n");
+  write_file_atomic(base / "seeds.csv", csv.str());
+  std::cout << base.string() << "\n";
+  return rc;
+}
+
 int cmd_plugins(const std::vector<std::string>& paths) {
   std::vector<std::filesystem::path> dirs(paths.begin(), paths.end());
   dirs = Registry::search_path(dirs);
@@ -279,10 +374,13 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
   Common run_opts, val_opts, eval_opts, stab_opts;
-  std::string out, resume;
+  std::string out, resume, seeds;
   auto* run = app.add_subcommand("run", "run a scenario (simulate or train) into a run folder");
   add_common(run, run_opts, "scenario", "scenario file (TOML)", false);
   run->add_option("--out", out, "run folder (default: runs/<name>-<UTC time>)");
+  run->add_option("--seeds", seeds,
+                  "one run per seed (e.g. 1-5 or 1,3,7) into OUT/seed-<s>/, plus OUT/summary.json "
+                  "with mean and std over the seeds");
   run->add_option("--resume", resume,
                   "continue the training in RUN_DIR from its last checkpoint (its resolved "
                   "scenario, with any --set on top)");
@@ -318,6 +416,10 @@ int main(int argc, char** argv) {
         return cmd_run(run_opts, Mode::resume, resume, command_line, *log);
       }
       if (run_opts.scenario.empty()) throw InputError("run: give a scenario file (or --resume)");
+      if (!seeds.empty()) {
+        if (run_opts.seed) throw InputError("give --seed or --seeds, not both");
+        return cmd_seeds(run_opts, seeds, out, command_line, *log);
+      }
       return cmd_run(run_opts, Mode::run, out, command_line, *log);
     }
     if (*validate) return cmd_run(val_opts, Mode::validate, "", command_line, *log);

@@ -27,7 +27,10 @@ TrainConfig train_config(const Options& t) {
   c.optimizer.eps = t.real("eps");
   c.optimizer.momentum = t.real("momentum");
   c.clip_norm = t.real("clip_norm");
+  c.schedule = t.string("schedule");
+  c.lr_final = t.real("lr_final");
   c.patience = t.integer("patience");
+  c.stop_after = t.integer("stop_after_epochs");
   c.checkpoint_every = t.integer("checkpoint_every");
   c.divergence_loss = t.real("divergence_loss");
   c.log_every_seconds = t.real("log_every_seconds");

@@ -76,6 +76,12 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
            opt::integer("batch_size", "items per optimizer step").def(std::int64_t{50}).at_least(1),
            opt::string("optimizer", "update rule").def("adam").one_of({"adam", "sgd"}),
            opt::real("lr", "learning rate").def(0.01).positive(),
+           opt::string("schedule", "learning-rate schedule over the epochs")
+               .def("constant")
+               .one_of({"constant", "cosine"}),
+           opt::real("lr_final", "cosine: the last epoch's rate as a fraction of lr")
+               .def(0.01)
+               .range(0.0, 1.0),
            opt::real("beta1", "Adam first-moment decay").def(0.9).range(0.0, 1.0),
            opt::real("beta2", "Adam second-moment decay").def(0.999).range(0.0, 1.0),
            opt::real("eps", "Adam denominator guard").def(1e-8).positive(),
@@ -89,6 +95,11 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
            opt::integer("patience",
                         "stop after this many epochs without a better validation "
                         "accuracy (0: never)")
+               .def(std::int64_t{0})
+               .at_least(0),
+           opt::integer("stop_after_epochs",
+                        "pause after this epoch, to continue later with "
+                        "--resume (0: run all epochs)")
                .def(std::int64_t{0})
                .at_least(0),
            opt::integer("checkpoint_every",

@@ -35,14 +35,14 @@ std::vector<std::pair<std::string, Matrix<S>>> named(const std::vector<Matrix<S>
 template <class S>
 class Adam final : public Optimizer<S> {
  public:
-  explicit Adam(const OptimizerConfig& c) : c_(c) {}
+  explicit Adam(const OptimizerConfig& c) : c_(c) { this->lr_ = c.lr; }
   void step(std::vector<Parameter<S>>& params, const std::vector<Matrix<S>>& grads) override {
     size_like(m_, params);
     size_like(v_, params);
     ++t_;
     const double bc1 = 1 - std::pow(c_.beta1, t_), bc2 = 1 - std::pow(c_.beta2, t_);
     const S b1 = static_cast<S>(c_.beta1), b2 = static_cast<S>(c_.beta2);
-    const S step = static_cast<S>(c_.lr / bc1), eps = static_cast<S>(c_.eps);
+    const S step = static_cast<S>(this->lr_ / bc1), eps = static_cast<S>(c_.eps);
     const S inv_sqrt_bc2 = static_cast<S>(1 / std::sqrt(bc2));
     for (std::size_t i = 0; i < params.size(); ++i) {
       m_[i] = b1 * m_[i] + (1 - b1) * grads[i];
@@ -73,10 +73,10 @@ class Adam final : public Optimizer<S> {
 template <class S>
 class Sgd final : public Optimizer<S> {
  public:
-  explicit Sgd(const OptimizerConfig& c) : c_(c) {}
+  explicit Sgd(const OptimizerConfig& c) : c_(c) { this->lr_ = c.lr; }
   void step(std::vector<Parameter<S>>& params, const std::vector<Matrix<S>>& grads) override {
     size_like(vel_, params);
-    const S lr = static_cast<S>(c_.lr), mu = static_cast<S>(c_.momentum);
+    const S lr = static_cast<S>(this->lr_), mu = static_cast<S>(c_.momentum);
     for (std::size_t i = 0; i < params.size(); ++i) {
       vel_[i] = mu * vel_[i] + grads[i];
       params[i].map() -= lr * vel_[i];

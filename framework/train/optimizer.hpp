@@ -22,6 +22,12 @@ class Optimizer {
   virtual void step(std::vector<Parameter<S>>& params, const std::vector<Matrix<S>>& grads) = 0;
   virtual std::vector<std::pair<std::string, Matrix<S>>> state() const = 0;
   virtual void load_state(const std::vector<std::pair<std::string, Matrix<S>>>& state) = 0;
+  // The learning rate of the next steps (schedules set it once per epoch).
+  void set_lr(double lr) { lr_ = lr; }
+  double lr() const { return lr_; }
+
+ protected:
+  double lr_ = 0;
 };
 
 template <class S>

@@ -66,6 +66,13 @@ std::vector<Index> epoch_order(const std::vector<Index>& idx, const std::vector<
   return out;
 }
 
+double scheduled_lr(const TrainConfig& c, std::int64_t epoch) {
+  if (c.schedule != "cosine" || c.epochs <= 1) return c.optimizer.lr;
+  const double progress = double(epoch - 1) / double(c.epochs - 1);
+  const double lo = c.optimizer.lr * c.lr_final;
+  return lo + 0.5 * (c.optimizer.lr - lo) * (1 + std::cos(3.141592653589793 * progress));
+}
+
 template <class S>
 Trainer<S>::Trainer(TrainConfig cfg, Model<S>& model, Loss<S>& loss, FixedStepScheme<S>& scheme,
                     std::int64_t steps, std::uint64_t seed, spdlog::logger& log)
@@ -130,6 +137,7 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
     const auto t_epoch = clock::now();
     const std::vector<Index> order = epoch_order(train_idx, items.ids, seed_, epoch);
     const NoiseKey key{seed_, static_cast<std::uint32_t>(epoch), 0};
+    optimizer_->set_lr(scheduled_lr(cfg_, epoch));
     double loss_sum = 0, norm_sum = 0;
     std::size_t seen = 0;
     for (std::int64_t bi = 0; bi < batches; ++bi) {
@@ -210,6 +218,10 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
     if (cfg_.patience > 0 && state.bad_epochs >= cfg_.patience)
       state.stop_reason = "early stop: no better validation accuracy for " +
                           std::to_string(cfg_.patience) + " epochs";
+    if (state.stop_reason.empty() && cfg_.stop_after > 0 && epoch >= cfg_.stop_after &&
+        epoch < cfg_.epochs)
+      state.stop_reason = "paused after epoch " + std::to_string(epoch) +
+                          " (stop_after_epochs); continue with dynsim run --resume";
     if (hooks.on_epoch_end) hooks.on_epoch_end(state);
     if (!state.stop_reason.empty()) {
       log_.info("{}", state.stop_reason);

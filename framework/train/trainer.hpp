@@ -20,7 +20,10 @@ struct TrainConfig {
   std::int64_t batch_size = 50;
   OptimizerConfig optimizer;
   double clip_norm = 0;               // 0: no clipping (global norm over all parameters)
+  std::string schedule = "constant";  // constant | cosine (lr -> lr * lr_final over the epochs)
+  double lr_final = 0.01;
   std::int64_t patience = 0;          // 0: no early stopping
+  std::int64_t stop_after = 0;        // pause after this epoch (0: never); --resume continues
   std::int64_t checkpoint_every = 0;  // adjoint memory: 0 = automatic
   double divergence_loss = 1e6;       // a batch loss above this (or NaN) stops training
   double log_every_seconds = 10;
@@ -95,6 +98,9 @@ class Trainer {
   Matrix<S> X_, a_;
   std::vector<Matrix<S>> acc_;
 };
+
+// The learning rate of a (1-based) epoch under the configured schedule.
+double scheduled_lr(const TrainConfig& c, std::int64_t epoch);
 
 // The epoch's order of the training items: sorted by a counter-based draw keyed by (seed,
 // epoch, item id), so it depends on nothing else.

@@ -87,8 +87,11 @@ TEST_CASE("a resumed training run equals an uninterrupted one", "[train][cli]") 
   const std::string full = test::temp_dir() + "/letters-full",
                     part = test::temp_dir() + "/letters-part";
   REQUIRE(short_run(full).exit_code == 0);
-  REQUIRE(short_run(part, "--set train.epochs=2").exit_code == 0);
-  const auto r = test::run_dynsim("run --resume " + part + " --set train.epochs=4");
+  // Paused after epoch 2 of the same 4-epoch schedule, then resumed.
+  const auto paused = short_run(part, "--set train.stop_after_epochs=2");
+  REQUIRE(paused.exit_code == 0);
+  CHECK_THAT(paused.output, Catch::Contains("paused after epoch 2"));
+  const auto r = test::run_dynsim("run --resume " + part + " --set train.stop_after_epochs=0");
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   CHECK_THAT(r.output, Catch::Contains("resuming after epoch 2"));
