@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -45,14 +46,25 @@ Command run_dynsim(const std::string& args, const std::string& env) {
   return run(env + (env.empty() ? "" : " ") + DYNSIM_BIN + " " + args);
 }
 
+namespace {
+// The test process's scratch folder, removed at exit unless DYNSIM_KEEP_TEST_FILES is set.
+struct ScratchDir {
+  std::filesystem::path path;
+  ScratchDir()
+      : path(std::filesystem::temp_directory_path() /
+             ("dynsim-tests-" + std::to_string(::getpid()))) {
+    std::filesystem::create_directories(path);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!std::getenv("DYNSIM_KEEP_TEST_FILES")) std::filesystem::remove_all(path, ec);
+  }
+};
+}  // namespace
+
 std::string temp_dir() {
-  static const std::string dir = [] {
-    auto d =
-        std::filesystem::temp_directory_path() / ("dynsim-tests-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(d);
-    return d.string();
-  }();
-  return dir;
+  static const ScratchDir dir;
+  return dir.path.string();
 }
 
 std::string temp_file(const std::string& name, const std::string& text) {
