@@ -29,6 +29,7 @@ TrainConfig train_config(const Options& t) {
   c.clip_norm = t.real("clip_norm");
   c.schedule = t.string("schedule");
   c.lr_final = t.real("lr_final");
+  c.warmup_steps = t.integer("warmup_steps");
   c.patience = t.integer("patience");
   c.stop_after = t.integer("stop_after_epochs");
   c.checkpoint_every = t.integer("checkpoint_every");

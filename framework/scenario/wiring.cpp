@@ -79,6 +79,11 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
            opt::string("schedule", "learning-rate schedule over the epochs")
                .def("constant")
                .one_of({"constant", "cosine"}),
+           opt::integer("warmup_steps",
+                        "ramp the rate linearly over the first optimizer steps "
+                        "(0: none)")
+               .def(std::int64_t{0})
+               .at_least(0),
            opt::real("lr_final", "cosine: the last epoch's rate as a fraction of lr")
                .def(0.01)
                .range(0.0, 1.0),

@@ -137,7 +137,7 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
     const auto t_epoch = clock::now();
     const std::vector<Index> order = epoch_order(train_idx, items.ids, seed_, epoch);
     const NoiseKey key{seed_, static_cast<std::uint32_t>(epoch), 0};
-    optimizer_->set_lr(scheduled_lr(cfg_, epoch));
+    const double epoch_lr = scheduled_lr(cfg_, epoch);
     double loss_sum = 0, norm_sum = 0;
     std::size_t seen = 0;
     for (std::int64_t bi = 0; bi < batches; ++bi) {
@@ -152,6 +152,11 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
         labels.push_back(items.labels[static_cast<std::size_t>(order[j])]);
         ids.push_back(items.ids[static_cast<std::size_t>(order[j])]);
       }
+      // The step count is a function of (epoch, batch), so a resumed run ramps identically.
+      const std::int64_t step = (epoch - 1) * batches + bi;
+      optimizer_->set_lr(cfg_.warmup_steps > 0 && step < cfg_.warmup_steps
+                             ? epoch_lr * double(step + 1) / double(cfg_.warmup_steps)
+                             : epoch_lr);
       const double loss = batch_gradient(inputs, labels, ids, key, grads);
       double norm2 = 0;
       for (const auto& g : grads) norm2 += static_cast<double>(g.squaredNorm());

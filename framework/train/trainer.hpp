@@ -22,6 +22,7 @@ struct TrainConfig {
   double clip_norm = 0;               // 0: no clipping (global norm over all parameters)
   std::string schedule = "constant";  // constant | cosine (lr -> lr * lr_final over the epochs)
   double lr_final = 0.01;
+  std::int64_t warmup_steps = 0;      // linear ramp of the rate over the first optimizer steps
   std::int64_t patience = 0;          // 0: no early stopping
   std::int64_t stop_after = 0;        // pause after this epoch (0: never); --resume continues
   std::int64_t checkpoint_every = 0;  // adjoint memory: 0 = automatic

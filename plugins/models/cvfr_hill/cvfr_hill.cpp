@@ -323,6 +323,10 @@ class CvfrHill final : public dynsim::Model<S> {
         real("eig_a", "free eigenvalues: lower bound (uniform) or mean (normal)").def(-0.4),
         real("eig_b", "free eigenvalues: upper bound (uniform) or standard deviation (normal)")
             .def(0.4),
+        real("input_scale",
+             "initial state = input_scale * input (x_p puts a pixel of 1 at the 'on' value)")
+            .def(1.0)
+            .positive(),
         real("ortho_penalty",
              "spectral: loss += penalty * mean |cos| between distinct free Psi columns "
              "(authors: 0.004; ignored by projector)")
@@ -340,6 +344,7 @@ class CvfrHill final : public dynsim::Model<S> {
     beta_ = static_cast<S>(p.beta);
     spectral_ = p.spectral;
     penalty_ = static_cast<S>(p.ortho_penalty);
+    input_scale_ = static_cast<S>(o.real("input_scale"));
     states_ = p.states.cast<S>();
     activity_ = p.activity.cast<S>();
     for (Index j = 0; j < k_; ++j) {
@@ -436,6 +441,10 @@ class CvfrHill final : public dynsim::Model<S> {
     return scale * cs.cwiseAbs().sum() / S(2);
   }
 
+  void encode(dynsim::ConstMatrixRef<S> input, dynsim::MatrixRef<S> X0) const override {
+    X0 = input_scale_ * input;
+  }
+
   bool has_jacobian() const override { return true; }
   void jacobian(S, dynsim::ConstVectorRef<S> x, dynsim::MatrixRef<S> J) const override {
     const Vec fp = (S(2) * c_ * x.array() / (c_ + x.array().square()).square()).matrix();
@@ -506,7 +515,7 @@ class CvfrHill final : public dynsim::Model<S> {
   }
 
   Index n_ = 0, k_ = 0, r_ = 0;  // r_: planted eigenvectors (K, or the blocks of a binary code)
-  S c_ = 0, beta_ = 0, penalty_ = 0;
+  S c_ = 0, beta_ = 0, penalty_ = 0, input_scale_ = 1;
   bool spectral_ = true;
   Mat states_, activity_;
   std::vector<S> alphabet_;
