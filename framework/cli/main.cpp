@@ -208,9 +208,10 @@ int run_job(const Wiring& w, Mode mode, const std::filesystem::path& out_dir,
   metrics["status"] = diverged ? "diverged" : "ok";
   metrics["total_wall_seconds"] =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics["peak_rss_bytes"] = peak_rss_bytes();
   out.write_json("metrics.json", metrics);
-  log.info("run folder: {} ({:.1f} s)", out.dir().string(),
-           metrics["total_wall_seconds"].get<double>());
+  log.info("run folder: {} ({:.1f} s, peak memory {:.0f} MB)", out.dir().string(),
+           metrics["total_wall_seconds"].get<double>(), double(peak_rss_bytes()) / 1e6);
   std::cout << out.dir().string() << "\n";
   return diverged ? 1 : 0;
 }

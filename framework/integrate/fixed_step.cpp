@@ -42,14 +42,16 @@ void FixedStepScheme<S>::step(std::int64_t k, MatrixRef<S> X, std::span<const st
   switch (method_) {
     case Method::euler:
     case Method::euler_maruyama:
-      model_.drift(t, X, k1_);
+      // The noise term is evaluated at the step's start state, before a fused step moves X.
       if (noise_) {
         draw(k, ids, key);
         noise_->diffuse(t, X, xi_, k2_);
-        X += h * k1_ + std::sqrt(h) * k2_;
-      } else {
+      }
+      if (!fused_ || !model_.euler_step(t, h, X)) {
+        model_.drift(t, X, k1_);
         X += h * k1_;
       }
+      if (noise_) X += std::sqrt(h) * k2_;
       break;
     case Method::rk4: {
       const S half = h / 2;
@@ -78,6 +80,18 @@ void FixedStepScheme<S>::step_vjp(std::int64_t k, ConstMatrixRef<S> Xk, MatrixRe
     case Method::euler:
     case Method::euler_maruyama:
       // x' = x + h F(x) + sqrt(h) G(x) xi  =>  a_x = a + J^T (h a) + d<sqrt(h) a, G(x) xi>/dx
+      if (fused_) {
+        if (noise_) {  // the noise term's vjp needs dL/dX_{k+1}, before the fused step updates a
+          draw(k, ids, key);
+          c_ = std::sqrt(h) * a;
+          g_.setZero();
+          noise_->diffuse_vjp(t, Xk, xi_, c_, g_);
+        }
+        if (model_.euler_step_vjp(t, h, Xk, a, acc)) {
+          if (noise_) a += g_;
+          break;
+        }
+      }
       c_ = h * a;
       model_.drift_vjp(t, Xk, c_, g_, acc);
       if (noise_) {

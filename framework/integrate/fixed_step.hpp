@@ -22,7 +22,12 @@ class FixedStepScheme {
   FixedStepScheme(Method method, double dt, double t0, Model<S>& model, NoiseLaw<S>* noise,
                   int threads);
 
+  // Euler and Euler-Maruyama use the model's fused euler_step/euler_step_vjp where it has them
+  // (the default); off, they always go through drift/drift_vjp (tests compare the two).
+  void set_fused(bool on) { fused_ = on; }
+
   Method method() const { return method_; }
+  Model<S>& model() { return model_; }
   double dt() const { return dt_; }
   S time(std::int64_t k) const { return static_cast<S>(t0_ + static_cast<double>(k) * dt_); }
 
@@ -49,6 +54,7 @@ class FixedStepScheme {
   Model<S>& model_;
   NoiseLaw<S>* noise_;  // null when absent or identically zero
   int threads_;
+  bool fused_ = true;
   // Work buffers, N x B.
   Matrix<S> k1_, k2_, k3_, k4_, s_, g_, c_, xi_;
 };

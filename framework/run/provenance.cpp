@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <omp.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,6 +19,12 @@ extern const char* const kGitCommit;
 void set_threads(int threads) {
   omp_set_num_threads(threads);
   openblas_set_num_threads(threads);
+}
+
+std::int64_t peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<std::int64_t>(u.ru_maxrss) * 1024;  // Linux reports kilobytes
 }
 
 std::string cpu_model() {

@@ -41,6 +41,7 @@ void Adjoint<S>::backward(MatrixRef<S> a, std::span<const std::uint64_t> ids, No
     for (std::int64_t i = len; i-- > 0;)
       scheme_.step_vjp(first + i, segment_[static_cast<std::size_t>(i)], a, ids, key, acc);
   }
+  scheme_.model().flush_accumulators(acc);
 }
 
 template class Adjoint<float>;

@@ -117,6 +117,26 @@ double Trainer<S>::batch_gradient(const Matrix<S>& inputs, std::span<const int> 
 }
 
 template <class S>
+typename Trainer<S>::StepResult Trainer<S>::train_step(const Matrix<S>& inputs,
+                                                       std::span<const int> labels,
+                                                       std::span<const std::uint64_t> ids,
+                                                       NoiseKey key) {
+  StepResult r;
+  r.loss = batch_gradient(inputs, labels, ids, key, grads_);
+  double norm2 = 0;
+  for (const auto& g : grads_) norm2 += static_cast<double>(g.squaredNorm());
+  r.grad_norm = std::sqrt(norm2);
+  r.ok = std::isfinite(r.loss) && r.loss <= cfg_.divergence_loss && std::isfinite(r.grad_norm);
+  if (!r.ok) return r;
+  if (cfg_.clip_norm > 0 && r.grad_norm > cfg_.clip_norm)
+    for (auto& g : grads_) g *= static_cast<S>(cfg_.clip_norm / r.grad_norm);
+  auto params = model_.parameters();
+  optimizer_->step(params, grads_);
+  model_.parameters_changed();
+  return r;
+}
+
+template <class S>
 TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& train_idx,
                              const std::vector<Index>& val_idx, TrainState state,
                              const Hooks& hooks) {
@@ -127,12 +147,9 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
   const std::int64_t batches = static_cast<std::int64_t>((train_idx.size() + bs - 1) / bs);
   const std::int64_t total = batches * (cfg_.epochs - state.epochs_done);
   std::int64_t done = 0;
-  std::vector<Matrix<S>> grads;
   Matrix<S> inputs;
   std::vector<int> labels;
   std::vector<std::uint64_t> ids;
-  auto params = model_.parameters();
-
   for (std::int64_t epoch = state.epochs_done + 1; epoch <= cfg_.epochs; ++epoch) {
     const auto t_epoch = clock::now();
     const std::vector<Index> order = epoch_order(train_idx, items.ids, seed_, epoch);
@@ -157,22 +174,16 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
       optimizer_->set_lr(cfg_.warmup_steps > 0 && step < cfg_.warmup_steps
                              ? epoch_lr * double(step + 1) / double(cfg_.warmup_steps)
                              : epoch_lr);
-      const double loss = batch_gradient(inputs, labels, ids, key, grads);
-      double norm2 = 0;
-      for (const auto& g : grads) norm2 += static_cast<double>(g.squaredNorm());
-      const double norm = std::sqrt(norm2);
-      if (!std::isfinite(loss) || loss > cfg_.divergence_loss || !std::isfinite(norm)) {
+      const StepResult r = train_step(inputs, labels, ids, key);
+      if (!r.ok) {
         state.stop_reason = "diverged in epoch " + std::to_string(epoch) + ", batch " +
-                            std::to_string(bi + 1) + " (loss " + std::to_string(loss) +
-                            ", gradient norm " + std::to_string(norm) + ")";
+                            std::to_string(bi + 1) + " (loss " + std::to_string(r.loss) +
+                            ", gradient norm " + std::to_string(r.grad_norm) + ")";
         log_.error("{}; keeping the best model (epoch {})", state.stop_reason, state.best_epoch);
         if (hooks.restore_best) hooks.restore_best();
         return state;
       }
-      if (cfg_.clip_norm > 0 && norm > cfg_.clip_norm)
-        for (auto& g : grads) g *= static_cast<S>(cfg_.clip_norm / norm);
-      optimizer_->step(params, grads);
-      model_.parameters_changed();
+      const double loss = r.loss, norm = r.grad_norm;
       loss_sum += loss * double(b);
       norm_sum += norm;
       seen += static_cast<std::size_t>(b);

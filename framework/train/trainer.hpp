@@ -79,6 +79,17 @@ class Trainer {
   TrainState train(const Items<S>& items, const std::vector<Index>& train_idx,
                    const std::vector<Index>& val_idx, TrainState state, const Hooks& hooks);
 
+  // One optimizer step on a batch: loss and exact gradient, global-norm clipping, the update and
+  // the model's parameters_changed(). With a NaN, infinite or too large loss or gradient the
+  // parameters are left as they were and `ok` is false. The training loop and the benchmark
+  // both time exactly this.
+  struct StepResult {
+    double loss = 0, grad_norm = 0;
+    bool ok = true;
+  };
+  StepResult train_step(const Matrix<S>& inputs, std::span<const int> labels,
+                        std::span<const std::uint64_t> ids, NoiseKey key);
+
   // Loss and exact gradient on one batch (exposed for finite-difference tests).
   double batch_gradient(const Matrix<S>& inputs, std::span<const int> labels,
                         std::span<const std::uint64_t> ids, NoiseKey key,
@@ -97,7 +108,7 @@ class Trainer {
   GradientReducer<S>* reducer_ = &local_;
   std::unique_ptr<Adjoint<S>> adjoint_;
   Matrix<S> X_, a_;
-  std::vector<Matrix<S>> acc_;
+  std::vector<Matrix<S>> acc_, grads_;
 };
 
 // The learning rate of a (1-based) epoch under the configured schedule.

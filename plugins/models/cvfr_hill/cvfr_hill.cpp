@@ -345,6 +345,7 @@ class CvfrHill final : public dynsim::Model<S> {
     spectral_ = p.spectral;
     penalty_ = static_cast<S>(p.ortho_penalty);
     input_scale_ = static_cast<S>(o.real("input_scale"));
+    threads_ = ctx.threads;
     states_ = p.states.cast<S>();
     activity_ = p.activity.cast<S>();
     for (Index j = 0; j < k_; ++j) {
@@ -387,22 +388,54 @@ class CvfrHill final : public dynsim::Model<S> {
 
   dynsim::Index dim() const override { return n_; }
 
+  // The hot path. Each call makes one pass over the N x B state (column by column, so every
+  // column stays in L1 while it is worked on) and folds the rest into the GEMM: the Euler update
+  // X <- (1 - h) X + h beta A f(X) is the GEMM's C = alpha A f + beta C.
   void drift(S, dynsim::ConstMatrixRef<S> X, dynsim::MatrixRef<S> dX) override {
-    activity_into(X);
-    dX.noalias() = (beta_ * m_) * f_;  // the scalar folds into the GEMM: no temporary
-    dX -= X;
+    resize_scratch(X.cols());
+    dynsim::for_columns(n_, X.cols(), threads_, [&](Index j0, Index j1) {
+      for (Index j = j0; j < j1; ++j) {
+        const auto x = X.col(j).array();
+        f_.col(j).array() = x.square() / (c_ + x.square());
+        dX.col(j) = -X.col(j);
+      }
+    });
+    gemm(Op::n, Op::n, beta_, m_, f_, S(1), dX);
   }
 
+  bool euler_step(S, S h, dynsim::MatrixRef<S> X) override {
+    resize_scratch(X.cols());
+    dynsim::for_columns(n_, X.cols(), threads_, [&](Index j0, Index j1) {
+      for (Index j = j0; j < j1; ++j) {
+        auto x = X.col(j).array();
+        f_.col(j).array() = x.square() / (c_ + x.square());
+        x *= S(1) - h;
+      }
+    });
+    gemm(Op::n, Op::n, h * beta_, m_, f_, S(1), X);
+    return true;
+  }
+
+  // adj_x = beta f'(X) (A^T adj) - adj; dL/dA gets beta adj f(X)^T. adj_x may alias adj.
   void drift_vjp(S, dynsim::ConstMatrixRef<S> X, dynsim::ConstMatrixRef<S> adj,
                  dynsim::MatrixRef<S> adj_x, std::vector<dynsim::Matrix<S>>& acc) override {
-    activity_into(X);
-    mt_adj_.noalias() = m_.transpose() * adj;
-    // dL/dM before adj_x is written, so a host passing adj_x == adj still gets the right sum.
-    acc[0].noalias() += (beta_ * adj) * f_.transpose();
-    const S two_c = S(2) * c_;
-    adj_x.array() =
-        beta_ * (two_c * X.array() / (c_ + X.array().square()).square()) * mt_adj_.array() -
-        adj.array();
+    vjp_pass(X, adj, beta_, S(-1), beta_, adj_x, acc);
+  }
+
+  // a <- (1 - h) a + h beta f'(X) (A^T a); dL/dA gets h beta a f(X)^T.
+  bool euler_step_vjp(S, S h, dynsim::ConstMatrixRef<S> Xk, dynsim::MatrixRef<S> a,
+                      std::vector<dynsim::Matrix<S>>& acc) override {
+    vjp_pass(Xk, a, h * beta_, S(1) - h, h * beta_, a, acc);
+    return true;
+  }
+
+  // The buffered a f^T columns go into dL/dA as one GEMM with inner dimension up to
+  // kPanelColumns, instead of one rank-B update of the N x N accumulator per step.
+  void flush_accumulators(std::vector<dynsim::Matrix<S>>& acc) override {
+    if (panel_used_ == 0) return;
+    gemm(Op::n, Op::t, S(1), panel_c_.leftCols(panel_used_), panel_f_.leftCols(panel_used_), S(1),
+         acc[0]);
+    panel_used_ = 0;
   }
 
   std::vector<std::pair<Index, Index>> accumulator_shapes() override { return {{n_, n_}}; }
@@ -415,12 +448,18 @@ class CvfrHill final : public dynsim::Model<S> {
       return;
     }
     // A = P L P^-1: dL/dP = H L - A^T H, dL/dL_jj = sum_i P_ij H_ij, with H = G P^-T.
+    // H solves H P^T = G from the right with the LU of parameters_changed (Q P = L U, so
+    // P^T = U^T L^T Q): H = G Q^T L^-T U^-T, with no transposed copies.
     const Index m = n_ - r_;
-    const Mat h = lu_.solve(g.transpose()).transpose();
+    h_.noalias() = g * lu_.permutationP().transpose();
+    const auto lu_t = lu_.matrixLU().transpose();
+    lu_t.template triangularView<Eigen::UnitUpper>().template solveInPlace<Eigen::OnTheRight>(h_);
+    lu_t.template triangularView<Eigen::Lower>().template solveInPlace<Eigen::OnTheRight>(h_);
+    const auto h_free = h_.rightCols(m);
     grads.resize(2);
-    grads[0] = h.rightCols(m) * lam_.tail(m).asDiagonal();
-    grads[0].noalias() -= m_.transpose() * h.rightCols(m);
-    grads[1] = (psi_.rightCols(m).array() * h.rightCols(m).array()).colwise().sum().transpose();
+    grads[0] = h_free * lam_.tail(m).asDiagonal();
+    gemm(Op::t, Op::n, S(-1), m_, h_free, S(1), grads[0]);
+    grads[1] = (psi_.rightCols(m).array() * h_free.array()).colwise().sum().transpose();
   }
 
   // penalty * mean over pairs i < j of |cos(u_i, u_j)|, u the free Psi columns.
@@ -465,11 +504,16 @@ class CvfrHill final : public dynsim::Model<S> {
       m_ += m_planted_;
       return;
     }
-    // A = Psi Lambda Psi^-1 as A^T = Psi^-T (Psi Lambda)^T: a solve with the LU, no inverse.
+    // A = Psi Lambda Psi^-1 solves A Psi = Psi Lambda from the right with the LU (Q Psi = L U):
+    // A = (Psi Lambda) U^-1 L^-1 Q, no inverse and no transposed copies.
     lu_.compute(psi_);
-    const Mat psi_lambda_t = (psi_ * lam_.asDiagonal()).transpose();
-    m_ = lu_.transpose().solve(psi_lambda_t);  // Eigen solves a transposed LU only into a matrix
-    m_.transposeInPlace();
+    m_.noalias() = psi_ * lam_.asDiagonal();
+    lu_.matrixLU().template triangularView<Eigen::Upper>().template solveInPlace<Eigen::OnTheRight>(
+        m_);
+    lu_.matrixLU()
+        .template triangularView<Eigen::UnitLower>()
+        .template solveInPlace<Eigen::OnTheRight>(m_);
+    m_ = m_ * lu_.permutationP();  // a column permutation, applied in place
     condition_ = 1.0 / static_cast<double>(lu_.rcond());
   }
 
@@ -505,13 +549,55 @@ class CvfrHill final : public dynsim::Model<S> {
   }
 
  private:
-  // f_ = f(X), sized to the batch (reallocated only when the batch width changes).
-  void activity_into(dynsim::ConstMatrixRef<S> X) {
-    if (f_.cols() != X.cols()) {
-      f_.resize(n_, X.cols());
-      mt_adj_.resize(n_, X.cols());
+  using Op = dynsim::blas::Op;
+  static constexpr Index kPanelColumns = 2048;
+
+  static void gemm(Op oa, Op ob, S alpha, dynsim::ConstMatrixRef<S> a, dynsim::ConstMatrixRef<S> b,
+                   S beta, dynsim::MatrixRef<S> c) {
+    dynsim::blas::gemm<S>(oa, ob, alpha, a, b, beta, c);
+  }
+
+  // Scratch sized to the batch: reallocated only when the batch width changes.
+  void resize_scratch(Index b) {
+    if (f_.cols() == b) return;
+    f_.resize(n_, b);
+    mt_adj_.resize(n_, b);
+  }
+
+  // Room for b more columns in the gradient panel; flushes it into acc when full.
+  Index reserve_panel(Index b, std::vector<dynsim::Matrix<S>>& acc) {
+    const Index cap = b * std::max<Index>(1, kPanelColumns / b);
+    if (panel_used_ + b > panel_c_.cols() || panel_c_.cols() != cap) {
+      flush_accumulators(acc);
+      if (panel_c_.cols() != cap) {
+        panel_c_.resize(n_, cap);
+        panel_f_.resize(n_, cap);
+      }
     }
-    f_.array() = X.array().square() / (c_ + X.array().square());
+    const Index first = panel_used_;
+    panel_used_ += b;
+    return first;
+  }
+
+  // out = keep * adj + scale * f'(X) (A^T adj), and the panel gets (grad_scale adj, f(X)); one
+  // pass over the state after the GEMM. out may alias adj: each entry is read before written.
+  void vjp_pass(dynsim::ConstMatrixRef<S> X, dynsim::ConstMatrixRef<S> adj, S scale, S keep,
+                S grad_scale, dynsim::MatrixRef<S> out, std::vector<dynsim::Matrix<S>>& acc) {
+    const Index b = X.cols();
+    resize_scratch(b);
+    gemm(Op::t, Op::n, S(1), m_, adj, S(0), mt_adj_);
+    const Index p0 = reserve_panel(b, acc);
+    const S two_c = S(2) * c_;
+    dynsim::for_columns(n_, b, threads_, [&](Index j0, Index j1) {
+      for (Index j = j0; j < j1; ++j) {
+        const auto x = X.col(j).array();
+        panel_f_.col(p0 + j).array() = x.square() / (c_ + x.square());
+        panel_c_.col(p0 + j) = grad_scale * adj.col(j);
+        out.col(j).array() =
+            keep * adj.col(j).array() +
+            scale * (two_c * x / (c_ + x.square()).square()) * mt_adj_.col(j).array();
+      }
+    });
   }
 
   Index n_ = 0, k_ = 0, r_ = 0;  // r_: planted eigenvectors (K, or the blocks of a binary code)
@@ -527,8 +613,10 @@ class CvfrHill final : public dynsim::Model<S> {
   // projector
   Mat a_, i_minus_p_, m_planted_;
   double condition_ = 1.0;
-  // scratch, N x B
-  Mat f_, mt_adj_;
+  int threads_ = 1;
+  // scratch, N x B; the gradient panel, N x (up to kPanelColumns), holds pending a f^T columns
+  Mat f_, mt_adj_, h_, panel_c_, panel_f_;
+  Index panel_used_ = 0;
 };
 
 }  // namespace

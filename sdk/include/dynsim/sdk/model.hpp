@@ -52,6 +52,20 @@ class Model : public PluginObject {
   virtual void drift_vjp(S t, ConstMatrixRef<S> X, ConstMatrixRef<S> adj, MatrixRef<S> adj_x,
                          std::vector<Matrix<S>>& acc) = 0;
 
+  // Optional fused explicit-Euler step X <- X + h F(t, X), in place. A model that can fold the
+  // update into its GEMM (one pass over the N x B state instead of several) returns true; the
+  // default returns false and the host steps with drift().
+  virtual bool euler_step(S /*t*/, S /*h*/, MatrixRef<S> /*X*/) { return false; }
+  // Its adjoint at the step's start state Xk: a <- a + h (dF/dX)^T a, and acc gets what
+  // drift_vjp(t, Xk, h a, ...) would add. false: not provided (the host uses drift_vjp).
+  virtual bool euler_step_vjp(S /*t*/, S /*h*/, ConstMatrixRef<S> /*Xk*/, MatrixRef<S> /*a*/,
+                              std::vector<Matrix<S>>& /*acc*/) {
+    return false;
+  }
+  // A model may buffer its accumulator contributions to add them with fewer, larger GEMMs; the
+  // host calls this after the last vjp of a backward pass, before it reads the accumulators.
+  virtual void flush_accumulators(std::vector<Matrix<S>>& /*acc*/) {}
+
   // A model whose drift depends on its parameters through an assembled quantity (say
   // A = Psi Lambda Psi^-1) accumulates dL/dA over every step and item, and maps it to the
   // parameter blocks once per batch in finish_gradients (grads are overwritten, shaped as

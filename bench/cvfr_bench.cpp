@@ -1,0 +1,323 @@
+// dynsim_bench: throughput of the CVFR hot path at N = 784, measured the way a run spends it.
+//
+//   training:  Trainer::train_step, i.e. everything one optimizer step costs (building A and its
+//              LU, forward, adjoint, parameter gradients, clipping, Adam, parameters_changed);
+//   inference: FixedStepScheme::run over the batch;
+//   roofline:  OpenBLAS sgemm alone on the shapes the step calls, per item-step 3 GEMMs in
+//              training (A f(X), A^T a, a f(X)^T) and 1 in inference.
+//
+// It also writes the initial parameters, one batch and dynsim's loss and gradients on it, so
+// bench/cvfr_torch_twin.py can check that its computation is the same before timing it.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "blas_timer.hpp"
+#include "common/errors.hpp"
+#include "jobs/instances.hpp"
+#include "jobs/train_job.hpp"
+#include "run/atomic_file.hpp"
+#include "run/npy.hpp"
+#include "run/provenance.hpp"
+#include "scenario/wiring.hpp"
+#include "train/trainer.hpp"
+
+namespace {
+
+using namespace dynsim;
+using clock_type = std::chrono::steady_clock;
+using Mat = Matrix<float>;
+namespace fs = std::filesystem;
+
+void bench_log(void* state, int level, const char* source, const char* message) {
+  static_cast<spdlog::logger*>(state)->log(static_cast<spdlog::level::level_enum>(level), "[{}] {}",
+                                           source, message);
+}
+
+double seconds_since(clock_type::time_point t0) {
+  return std::chrono::duration<double>(clock_type::now() - t0).count();
+}
+
+struct Timing {
+  double seconds = 0;  // per call
+  int reps = 0;
+  double gemm_share = 0, gemm_gflops = 0;
+};
+
+// One untimed warm-up call, then calls until `min_seconds` have passed (at least one).
+template <class F>
+Timing time_calls(F&& f, double min_seconds) {
+  f();
+  bench::reset_blas_time();
+  const auto t0 = clock_type::now();
+  Timing t;
+  do {
+    f();
+    ++t.reps;
+  } while (seconds_since(t0) < min_seconds);
+  const double total = seconds_since(t0);
+  const bench::BlasTime b = bench::blas_time();
+  t.seconds = total / t.reps;
+  t.gemm_share = b.seconds / total;
+  t.gemm_gflops = b.seconds > 0 ? b.flops / b.seconds * 1e-9 : 0;
+  return t;
+}
+
+// Seconds per sgemm call of one shape: the best of five timed blocks, so a stray interruption
+// does not lower the roofline.
+double sgemm_seconds(char ta, char tb, int m, int n, int k, double min_seconds) {
+  Mat a = Mat::Random(ta == 'N' ? m : k, ta == 'N' ? k : m);
+  Mat b = Mat::Random(tb == 'N' ? k : n, tb == 'N' ? n : k);
+  Mat c = Mat::Zero(m, n);
+  auto call = [&] {
+    bench::raw_sgemm(ta, tb, m, n, k, 1.0f, a.data(), int(a.rows()), b.data(), int(b.rows()), 1.0f,
+                     c.data(), m);
+  };
+  call();
+  double best = 1e300;
+  for (int block = 0; block < 5; ++block) {
+    const auto t0 = clock_type::now();
+    int reps = 0;
+    do {
+      call();
+      ++reps;
+    } while (seconds_since(t0) < min_seconds / 5);
+    best = std::min(best, seconds_since(t0) / reps);
+  }
+  return best;
+}
+
+std::vector<std::int64_t> parse_list(const std::string& text) {
+  std::vector<std::int64_t> out;
+  std::stringstream ss(text);
+  for (std::string part; std::getline(ss, part, ',');) out.push_back(std::stoll(part));
+  return out;
+}
+
+struct Args {
+  std::string scenario = std::string(DYNSIM_BENCH_DIR) + "/cvfr_bench.toml";
+  std::string batches = "1,16,128,500", steps = "30,300", out;
+  int threads = 0, check_batch = 16, check_steps = 30;
+  double min_seconds = 3.0;
+};
+
+int run(const Args& args) {
+  auto log = spdlog::stderr_color_mt("bench");
+  log->set_pattern("%H:%M:%S %^%l%$ %v");
+  const int threads =
+      args.threads > 0 ? args.threads : static_cast<int>(std::thread::hardware_concurrency());
+  const std::vector<std::int64_t> batches = parse_list(args.batches),
+                                  steps = parse_list(args.steps);
+  const fs::path out =
+      args.out.empty() ? fs::path("runs") / ("bench-" + utc_timestamp(true)) : fs::path(args.out);
+  fs::create_directories(out / "twin");
+
+  Registry registry;
+  const Wiring w = wire(args.scenario, {"scenario.threads=" + std::to_string(threads)}, registry);
+  if (w.precision != Precision::f32)
+    throw InputError(args.scenario + ": the benchmark times f32 (scenario.precision = \"f32\")");
+  set_threads(threads);
+  Instances<float> in = instantiate<float>(w, LogSink{bench_log, log.get()}, data_dir());
+  if (!in.dataset || !in.loss) throw InputError(args.scenario + ": needs [dataset] and [loss]");
+  Model<float>& model = *in.model;
+  const Items<float> items = in.dataset->load(Split::train);
+  const Index n = model.dim();
+  const std::int64_t b_max = *std::max_element(batches.begin(), batches.end());
+  if (items.x.cols() < std::max<std::int64_t>(b_max, args.check_batch))
+    throw InputError(args.scenario + ": the dataset has " + std::to_string(items.x.cols()) +
+                     " training items, fewer than the largest batch");
+
+  std::vector<Mat> initial;
+  for (const auto& p : model.parameters()) initial.emplace_back(p.map());
+  auto restore = [&] {
+    auto params = model.parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) params[i].map() = initial[i];
+    model.parameters_changed();
+  };
+  TrainConfig cfg = train_config(w.train_table);
+  const double dt = w.integrator.dt;
+  auto batch_of = [&](Index b, Mat& x, std::vector<int>& labels, std::vector<std::uint64_t>& ids) {
+    x = items.x.leftCols(b);
+    labels.assign(items.labels.begin(), items.labels.begin() + b);
+    ids.assign(items.ids.begin(), items.ids.begin() + b);
+  };
+
+  // The twin's inputs: the first b items and their labels.
+  auto write_batch = [&](const std::string& prefix, Index b) {
+    Mat x, lab(1, b);
+    std::vector<int> labels;
+    std::vector<std::uint64_t> ids;
+    batch_of(b, x, labels, ids);
+    for (Index j = 0; j < b; ++j) lab(0, j) = float(labels[std::size_t(j)]);
+    write_matrix_npy(out / "twin" / (prefix + "_inputs.npy"), x);
+    write_matrix_npy(out / "twin" / (prefix + "_labels.npy"), lab);
+  };
+
+  // 1. The twin's check: initial parameters, one batch, dynsim's loss and gradients.
+  {
+    FixedStepScheme<float> scheme(w.integrator.method, dt, w.integrator.t0, model, in.noise,
+                                  threads);
+    cfg.batch_size = args.check_batch;
+    Trainer<float> trainer(cfg, model, *in.loss, scheme, args.check_steps, w.seed, *log);
+    Mat x;
+    std::vector<int> labels;
+    std::vector<std::uint64_t> ids;
+    batch_of(args.check_batch, x, labels, ids);
+    std::vector<Mat> grads;
+    const double loss = trainer.batch_gradient(x, labels, ids, NoiseKey{w.seed, 1, 0}, grads);
+    for (const auto& [name, m] : model.exports())
+      write_matrix_npy(out / "twin" / (name + ".npy"), m);
+    write_batch("check", args.check_batch);
+    const auto params = model.parameters();
+    for (std::size_t i = 0; i < params.size(); ++i)
+      write_matrix_npy(out / "twin" / ("grad_" + params[i].name + ".npy"), grads[i]);
+    // The model's constants, resolved as cvfr_hill resolves them (0 means c_scale / N and
+    // 1 / sqrt(N)), for the twin.
+    const Options& mo = w.plugin("model")->options;
+    const double c = mo.real("c") > 0 ? mo.real("c") : mo.real("c_scale") / double(n);
+    const double beta = mo.real("beta") > 0 ? mo.real("beta") : 1.0 / std::sqrt(double(n));
+    nlohmann::json check = {{"loss", loss},
+                            {"batch", args.check_batch},
+                            {"steps", args.check_steps},
+                            {"c", c},
+                            {"beta", beta},
+                            {"input_scale", mo.real("input_scale")},
+                            {"loss_plugin", w.plugin("loss")->record->name},
+                            {"reduction", w.plugin("loss")->options.string("reduction")}};
+    write_file_atomic(out / "twin" / "check.json", check.dump(2));
+  }
+
+  write_batch("timing", Index(b_max));
+
+  // 2. The roofline: sgemm alone on the step's shapes.
+  nlohmann::json roof = nlohmann::json::object();
+  std::map<Index, double> t_fwd, t_bwd, t_wgrad;
+  for (const std::int64_t b : batches) {
+    const int ni = int(n), bi = int(b);
+    t_fwd[b] = sgemm_seconds('N', 'N', ni, bi, ni, 0.5);
+    t_bwd[b] = sgemm_seconds('T', 'N', ni, bi, ni, 0.5);
+    t_wgrad[b] = sgemm_seconds('N', 'T', ni, ni, bi, 0.5);
+    const double flops = 2.0 * double(n) * double(n) * double(b);
+    roof[std::to_string(b)] = {{"A_f_seconds", t_fwd[b]},
+                               {"At_a_seconds", t_bwd[b]},
+                               {"a_fT_seconds", t_wgrad[b]},
+                               {"A_f_gflops", flops / t_fwd[b] * 1e-9},
+                               {"At_a_gflops", flops / t_bwd[b] * 1e-9},
+                               {"a_fT_gflops", flops / t_wgrad[b] * 1e-9}};
+    log->info("sgemm N={} B={}: A f {:.1f} GFLOP/s, A^T a {:.1f}, a f^T {:.1f}", n, b,
+              flops / t_fwd[b] * 1e-9, flops / t_bwd[b] * 1e-9, flops / t_wgrad[b] * 1e-9);
+  }
+
+  // 3. dynsim: training steps and inference, smallest work first (so the process's peak memory
+  // after each configuration is that configuration's).
+  nlohmann::json configs = nlohmann::json::array();
+  for (const std::int64_t s : steps)
+    for (const std::int64_t b : batches) {
+      restore();
+      FixedStepScheme<float> scheme(w.integrator.method, dt, w.integrator.t0, model, in.noise,
+                                    threads);
+      cfg.batch_size = b;
+      Trainer<float> trainer(cfg, model, *in.loss, scheme, s, w.seed, *log);
+      Mat x, X;
+      std::vector<int> labels;
+      std::vector<std::uint64_t> ids;
+      batch_of(Index(b), x, labels, ids);
+      const NoiseKey key{w.seed, 1, 0};
+      const Timing train = time_calls(
+          [&] {
+            if (!trainer.train_step(x, labels, ids, key).ok)
+              throw RunError("benchmark training step diverged");
+          },
+          args.min_seconds);
+      X.resize(n, Index(b));
+      const Timing infer = time_calls(
+          [&] {
+            model.encode(x, X);
+            scheme.run(X, 0, s, ids, key);
+          },
+          args.min_seconds);
+      const std::int64_t every = auto_checkpoint_every(s, n, b, sizeof(float));
+      const double item_steps = double(b) * double(s);
+      const double roof_train =
+          double(s) * (t_fwd[b] * (every > 1 ? 2 : 1) + t_bwd[b] + t_wgrad[b]);
+      const double roof_infer = double(s) * t_fwd[b];
+      nlohmann::json c = {{"batch", b},
+                          {"steps", s},
+                          {"train_step_seconds", train.seconds},
+                          {"train_reps", train.reps},
+                          {"train_item_steps_per_second", item_steps / train.seconds},
+                          {"train_gemm_share", train.gemm_share},
+                          {"train_gemm_gflops", train.gemm_gflops},
+                          {"train_recomputes_forward", every > 1},
+                          {"roofline_train_seconds", roof_train},
+                          {"train_roofline_fraction", roof_train / train.seconds},
+                          {"infer_seconds", infer.seconds},
+                          {"infer_reps", infer.reps},
+                          {"infer_item_steps_per_second", item_steps / infer.seconds},
+                          {"infer_gemm_share", infer.gemm_share},
+                          {"roofline_infer_seconds", roof_infer},
+                          {"infer_roofline_fraction", roof_infer / infer.seconds},
+                          {"peak_rss_bytes", peak_rss_bytes()}};
+      log->info(
+          "B={} steps={}: train {:.4g} s/step ({:.3g} item-steps/s, GEMM {:.0f} %, {:.0f} % of "
+          "roofline), inference {:.4g} s ({:.3g} item-steps/s, {:.0f} % of roofline), peak {:.0f} "
+          "MB",
+          b, s, train.seconds, item_steps / train.seconds, 100 * train.gemm_share,
+          100 * roof_train / train.seconds, infer.seconds, item_steps / infer.seconds,
+          100 * roof_infer / infer.seconds, double(peak_rss_bytes()) / 1e6);
+      configs.push_back(c);
+    }
+
+  const nlohmann::json result = {{"tool", "dynsim_bench"},
+                                 {"date", utc_timestamp()},
+                                 {"cpu", cpu_model()},
+                                 {"threads", threads},
+                                 {"blas", blas_description()},
+                                 {"scenario", fs::absolute(args.scenario).string()},
+                                 {"n", n},
+                                 {"dt", dt},
+                                 {"lr", cfg.optimizer.lr},
+                                 {"clip_norm", cfg.clip_norm},
+                                 {"min_seconds", args.min_seconds},
+                                 {"roofline", roof},
+                                 {"configs", configs}};
+  write_file_atomic(out / "dynsim.json", result.dump(2));
+  std::cout << out.string() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dynsim_bench: CVFR training and inference throughput against the sgemm roofline"};
+  Args a;
+  app.add_option("--scenario", a.scenario, "the model, loss and data to time")
+      ->capture_default_str();
+  app.add_option("--batch", a.batches, "batch sizes, comma-separated")->capture_default_str();
+  app.add_option("--steps", a.steps, "Euler steps per item, comma-separated")
+      ->capture_default_str();
+  app.add_option("--threads", a.threads, "threads (0: all cores)")->capture_default_str();
+  app.add_option("--min-seconds", a.min_seconds, "timed seconds per measurement (after a warm-up)")
+      ->capture_default_str();
+  app.add_option("--check-batch", a.check_batch, "batch of the twin's gradient check")
+      ->capture_default_str();
+  app.add_option("--out", a.out, "output folder (default runs/bench-<time>)");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    return run(a);
+  } catch (const InputError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+}
