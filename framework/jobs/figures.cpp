@@ -1,5 +1,6 @@
 #include "jobs/figures.hpp"
 
+#include <cmath>
 #include <sstream>
 
 #include "run/atomic_file.hpp"
@@ -69,16 +70,14 @@ void plot_examples(const RunFolder& out, const Items<S>& items, const Model<S>& 
   render(out, "examples", gp.str(), log, 250 * static_cast<int>(K), 520);
 }
 
+namespace {
+
+// The readout of one item at every step 0..steps, integrated with noise realisation key.
 template <class S>
-void plot_activity(const RunFolder& out, Model<S>& model, FixedStepScheme<S>& scheme,
-                   std::int64_t steps, const Items<S>& items, Index item, NoiseKey key,
-                   spdlog::logger& log) {
-  if (items.x.cols() <= item) return;
-  const Index n = model.dim();
-  const int label = items.labels[static_cast<std::size_t>(item)];
-  const Matrix<S> xs = model.attractors();
-  Matrix<S> target(model.readout_dim(), 1), X(n, 1), Y(model.readout_dim(), 1);
-  model.readout(xs.col(label), target);
+std::vector<Matrix<S>> readout_trajectory(Model<S>& model, FixedStepScheme<S>& scheme,
+                                          std::int64_t steps, const Items<S>& items, Index item,
+                                          NoiseKey key) {
+  Matrix<S> X(model.dim(), 1), Y(model.readout_dim(), 1);
   model.encode(items.x.col(item), X);
   const std::vector<std::uint64_t> ids = {items.ids[static_cast<std::size_t>(item)]};
   std::vector<Matrix<S>> traj;
@@ -87,10 +86,25 @@ void plot_activity(const RunFolder& out, Model<S>& model, FixedStepScheme<S>& sc
     traj.push_back(Y);
     if (k < steps) scheme.step(k, X, ids, key);
   }
+  return traj;
+}
+
+}  // namespace
+
+template <class S>
+void plot_activity(const RunFolder& out, Model<S>& model, FixedStepScheme<S>& scheme,
+                   std::int64_t steps, const Items<S>& items, Index item, NoiseKey key,
+                   spdlog::logger& log) {
+  if (items.x.cols() <= item) return;
+  const int label = items.labels[static_cast<std::size_t>(item)];
+  const Matrix<S> xs = model.attractors();
+  Matrix<S> target(model.readout_dim(), 1);
+  model.readout(xs.col(label), target);
+  const auto traj = readout_trajectory(model, scheme, steps, items, item, key);
   std::ostringstream d;
   const double hi = double(target.maxCoeff());
   std::string colors;
-  for (Index i = 0; i < Y.rows(); ++i) {
+  for (Index i = 0; i < target.rows(); ++i) {
     for (std::size_t k = 0; k < traj.size(); ++k)
       d << double(scheme.time(static_cast<std::int64_t>(k))) << " " << double(traj[k](i, 0))
         << "\n";
@@ -102,10 +116,58 @@ void plot_activity(const RunFolder& out, Model<S>& model, FixedStepScheme<S>& sc
   gp << "set xlabel 't'\nset ylabel 'readout (activity f(x_i))'\nset grid\nunset key\n"
      << "set title 'test item " << item << " (class " << label
      << "): red nodes should end high, blue low'\ncolors = '" << colors << "'\n"
-     << "plot for [i=0:" << Y.rows() - 1
+     << "plot for [i=0:" << target.rows() - 1
      << "] 'activity.dat' index i using 1:2 with lines lc rgb word(colors, i+1), " << hi
      << " with lines dt 2 lc rgb '#d62728', 0 with lines dt 2 lc rgb '#1f77b4'";
   render(out, "activity", gp.str(), log);
+}
+
+template <class S>
+void plot_ensemble(const RunFolder& out, Model<S>& model, FixedStepScheme<S>& scheme,
+                   std::int64_t steps, const Items<S>& items, Index item, NoiseKey key, int draws,
+                   spdlog::logger& log) {
+  if (items.x.cols() <= item || draws < 2) return;
+  // The node: the first one that should end high for this item's class.
+  const int label = items.labels[static_cast<std::size_t>(item)];
+  Matrix<S> target(model.readout_dim(), 1);
+  model.readout(model.attractors().col(label), target);
+  Index node = 0;
+  target.col(0).maxCoeff(&node);
+  std::vector<std::vector<double>> paths;
+  for (int d = 0; d < draws; ++d) {
+    NoiseKey k = key;
+    k.draw = static_cast<std::uint32_t>(d);
+    std::vector<double> path;
+    for (const auto& y : readout_trajectory(model, scheme, steps, items, item, k))
+      path.push_back(double(y(node, 0)));
+    paths.push_back(std::move(path));
+  }
+  std::ostringstream all, stats;
+  constexpr int kShown = 30;  // trajectories drawn; the statistics use every draw
+  for (int d = 0; d < std::min(draws, kShown); ++d) {
+    for (std::size_t t = 0; t < paths[std::size_t(d)].size(); ++t)
+      all << double(scheme.time(std::int64_t(t))) << " " << paths[std::size_t(d)][t] << "\n";
+    all << "\n\n";
+  }
+  stats << "# t mean std (over " << draws << " realisations)\n";
+  for (std::size_t t = 0; t < paths[0].size(); ++t) {
+    double mean = 0, var = 0;
+    for (const auto& p : paths) mean += p[t] / draws;
+    for (const auto& p : paths) var += (p[t] - mean) * (p[t] - mean) / (draws - 1);
+    stats << double(scheme.time(std::int64_t(t))) << " " << mean << " " << std::sqrt(var) << "\n";
+  }
+  write_file_atomic(out.figures() / "ensemble.dat", all.str());
+  write_file_atomic(out.figures() / "ensemble_stats.dat", stats.str());
+  std::ostringstream gp;
+  gp << "set multiplot layout 2,1\nset grid\nset xlabel 't'\nset ylabel 'f(x_{" << node
+     << "})'\nset title 'test item " << item << " (class " << label << "), node " << node << ": "
+     << std::min(draws, kShown) << " of " << draws << " noise realisations'\n"
+     << "plot for [i=0:" << std::min(draws, kShown) - 1
+     << "] 'ensemble.dat' index i using 1:2 with lines lc rgb '#aaaaaa' notitle, "
+        "'ensemble_stats.dat' using 1:2 with lines lw 2 lc rgb '#d62728' title 'mean'\n"
+     << "set ylabel 'standard deviation'\nset title 'spread over the realisations'\n"
+        "plot 'ensemble_stats.dat' using 1:3 with lines lw 2 notitle\nunset multiplot";
+  render(out, "ensemble", gp.str(), log, 900, 800);
 }
 
 void plot_spectrum(const RunFolder& out, const std::vector<AttractorStability>& s,
@@ -135,5 +197,25 @@ template void plot_activity<float>(const RunFolder&, Model<float>&, FixedStepSch
 template void plot_activity<double>(const RunFolder&, Model<double>&, FixedStepScheme<double>&,
                                     std::int64_t, const Items<double>&, Index, NoiseKey,
                                     spdlog::logger&);
+template void plot_ensemble<float>(const RunFolder&, Model<float>&, FixedStepScheme<float>&,
+                                   std::int64_t, const Items<float>&, Index, NoiseKey, int,
+                                   spdlog::logger&);
+template void plot_ensemble<double>(const RunFolder&, Model<double>&, FixedStepScheme<double>&,
+                                    std::int64_t, const Items<double>&, Index, NoiseKey, int,
+                                    spdlog::logger&);
+
+void plot_attack_curve(const RunFolder& out, const std::string& attack,
+                       const std::vector<std::pair<double, double>>& p_accuracy,
+                       spdlog::logger& log) {
+  std::ostringstream d;
+  d << "# p accuracy\n";
+  for (const auto& [p, a] : p_accuracy) d << p << " " << a << "\n";
+  write_file_atomic(out.figures() / "attacks.dat", d.str());
+  render(out, "attacks",
+         "set xlabel 'attack strength p (" + attack +
+             ")'\nset ylabel 'test accuracy (%)'\nset grid\nset yrange [0:100]\n"
+             "plot 'attacks.dat' using 1:(100*$2) with linespoints notitle",
+         log);
+}
 
 }  // namespace dynsim

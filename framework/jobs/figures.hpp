@@ -23,7 +23,19 @@ void plot_activity(const RunFolder& out, Model<S>& model, FixedStepScheme<S>& sc
                    std::int64_t steps, const Items<S>& items, Index item, NoiseKey key,
                    spdlog::logger& log);
 
+// Fig. 4 of the CVFR paper: `draws` noise realisations of the readout of one node (one that
+// should end high) for one item, with their mean and standard deviation over time.
+template <class S>
+void plot_ensemble(const RunFolder& out, Model<S>& model, FixedStepScheme<S>& scheme,
+                   std::int64_t steps, const Items<S>& items, Index item, NoiseKey key, int draws,
+                   spdlog::logger& log);
+
 void plot_spectrum(const RunFolder& out, const std::vector<AttractorStability>& s,
                    spdlog::logger& log);
+
+// Test accuracy against attack strength p (mean over repeats).
+void plot_attack_curve(const RunFolder& out, const std::string& attack,
+                       const std::vector<std::pair<double, double>>& p_accuracy,
+                       spdlog::logger& log);
 
 }  // namespace dynsim

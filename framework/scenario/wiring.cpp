@@ -135,6 +135,18 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
            opt::integer("batch_size", "items integrated at once")
                .def(std::int64_t{1000})
                .at_least(1),
+           opt::integer("draws",
+                        "noise realisations per item (stochastic models): accuracy over all "
+                        "draws and by majority vote")
+               .def(std::int64_t{1})
+               .at_least(1),
+           opt::real_list("attack_p",
+                          "strengths p at which the [attack] plugin corrupts the evaluated "
+                          "inputs (empty: no attack curve)")
+               .def(std::vector<double>{}),
+           opt::integer("attack_repeats", "independent corruptions of each item per p")
+               .def(std::int64_t{1})
+               .at_least(1),
            opt::real("stability_perturbation",
                      "relative size of the kick in the empirical "
                      "stability check")
@@ -205,6 +217,7 @@ Wiring wire(const fs::path& file, const std::vector<std::string>& sets, Registry
   std::set<std::string> known;
   for (const auto& [name, specs] : host_tables()) known.insert(name);
   for (const auto& [name, kind] : plugin_roles()) known.insert(name);
+  known.insert("sweep");  // checked and run by the sweep driver (jobs/sweep.hpp)
   for (const auto& [k, node] : sc.root()) {
     const std::string key(k.str());
     if (!known.count(key)) {

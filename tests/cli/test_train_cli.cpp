@@ -1,6 +1,7 @@
 // Training end to end through the CLI on the letters scenario: a short run must learn, a
 // resumed run must equal an uninterrupted one bit for bit, and the saved model must reload for
 // `dynsim evaluate` and `dynsim stability`.
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -121,4 +122,67 @@ TEST_CASE("training refuses scenarios it cannot train", "[train][cli]") {
                                   "--set integrator.t_end=10.0 --set integrator.steps=0");
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Catch::Contains("training needs a fixed-step method"));
+}
+
+TEST_CASE("a sweep trains each point and seed once, evaluates attacks and resumes",
+          "[train][cli]") {
+  const std::string out = test::temp_dir() + "/sweep";
+  const std::string scenario = test::temp_file("sweep.toml", slurp(kScenario) + R"(
+[noise]
+plugin = "attractor_damped"
+sigma = 0.1
+
+[sweep]
+seeds = [1, 2]
+compare = "noise.sigma"
+
+[sweep.grid]
+"noise.sigma" = [0.0, 0.3]
+
+[[sweep.attack]]
+plugin = "replace_uniform"
+p = [0.0, 0.5]
+repeats = 2
+)");
+  const std::string args = "run " + scenario + " --out " + out +
+                           " --set integrator.method=euler_maruyama --set train.epochs=2"
+                           " --set dataset.n_train=600 --set dataset.n_test=200"
+                           " --set evaluate.horizon=1 --set evaluate.draws=3"
+                           " --set train.log_every_seconds=1000";
+  const auto first = test::run_dynsim(args);
+  INFO(first.output);
+  REQUIRE(first.exit_code == 0);
+  for (const std::string point : {"sigma-0.0", "sigma-0.3"})
+    for (const std::string seed : {"seed-1", "seed-2"}) {
+      CHECK(fs::exists(fs::path(out) / point / seed / "metrics.json"));
+      CHECK(fs::exists(fs::path(out) / point / seed / "evaluations" / "attack-replace_uniform" /
+                       "evaluation.json"));
+    }
+  // One row per (point, seed): the clean test, then 2 levels x 2 repeats of the attack.
+  const std::string tidy = slurp(fs::path(out) / "sweep.csv");
+  CHECK(std::count(tidy.begin(), tidy.end(), '\n') == 1 + 4 * (1 + 4));
+  CHECK_THAT(tidy, Catch::Contains("sigma-0.3,0.3,2,replace_uniform,0.5,1,"));
+  const std::string summary = slurp(fs::path(out) / "summary.csv");
+  CHECK_THAT(summary, Catch::Contains("sigma-0.0,replace_uniform,0.5,2,"));
+  CHECK_THAT(slurp(fs::path(out) / "compare.csv"),
+             Catch::Contains("sigma-0.3,sigma-0.0,replace_uniform,0.5,2,"));
+  // Replacing half the pixels hurts.
+  const auto m = read_json(fs::path(out) / "sigma-0.0" / "seed-1" / "evaluations" /
+                           "attack-replace_uniform" / "evaluation.json");
+  CHECK(m["attacks"][0]["accuracy"].get<double>() > m["attacks"][2]["accuracy"].get<double>());
+  // Stochastic evaluation: 3 draws per item, and a majority vote.
+  const auto run = read_json(fs::path(out) / "sigma-0.3" / "seed-1" / "metrics.json");
+  CHECK(run["test"]["draws"] == 3);
+  CHECK(run["test"]["T"]["items"] == 600);
+  CHECK(run["test"]["majority_accuracy"].get<double>() > 0.5);
+
+  // Restarted: everything that finished is reused and the tables come out the same.
+  fs::remove_all(fs::path(out) / "sigma-0.3" / "seed-2");  // as if cut short
+  const auto second = test::run_dynsim(args);
+  INFO(second.output);
+  REQUIRE(second.exit_code == 0);
+  CHECK_THAT(second.output, Catch::Contains("sigma-0.0 seed 1 done before, reused"));
+  CHECK_THAT(second.output, Catch::Contains("sweep 4/4: sigma-0.3 seed 2"));
+  CHECK_THAT(second.output, !Catch::Contains("sigma-0.3 seed 2 done before"));
+  CHECK(slurp(fs::path(out) / "sweep.csv") == tidy);
 }

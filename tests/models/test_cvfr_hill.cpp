@@ -377,7 +377,8 @@ std::unique_ptr<PluginObject> loss_plugin(Registry& reg, const std::string& name
 }
 
 // Largest per-block relative error of the adjoint gradient against central differences.
-double training_gradient_error(const std::string& form, Loss<double>& loss, Method method) {
+double training_gradient_error(const std::string& form, Loss<double>& loss, Method method,
+                               PluginObject* noise_obj = nullptr) {
   auto model = cvfr(kSmall + "pattern = \"block_on\"\nparameterisation = \"" + form + "\"\n" +
                     (form == "spectral" ? "ortho_penalty = 0.004\n" : ""));
   if (form == "spectral") {
@@ -386,7 +387,9 @@ double training_gradient_error(const std::string& form, Loss<double>& loss, Meth
     model->parameters_changed();
     REQUIRE(exported(*model, "psi_condition")(0, 0) < 1e3);
   }
-  FixedStepScheme<double> scheme(method, 0.1, 0.0, *model, nullptr, 1);
+  auto* noise = static_cast<NoiseLaw<double>*>(noise_obj);
+  if (noise) noise->bind(*model);
+  FixedStepScheme<double> scheme(method, 0.1, 0.0, *model, noise, 1);
   spdlog::logger log("test");
   TrainConfig cfg;
   cfg.batch_size = 4;
@@ -494,4 +497,22 @@ TEST_CASE("cvfr_hill elementwise passes split across threads cover every column"
   CHECK(a1 == a2);
   CHECK(acc1[0] == acc2[0]);
   CHECK(acc1[0].norm() > 0);
+}
+
+TEST_CASE("cvfr_hill with attractor_damped noise: exact gradients for a fixed realisation",
+          "[cvfr_hill][adjoint][noise]") {
+  Registry reg;
+  reg.load_directories({DYNSIM_PLUGIN_DIR});
+  auto loss_obj = loss_plugin(reg, "mse_activity");
+  auto& loss = *static_cast<Loss<double>*>(loss_obj.get());
+  const PluginRecord& rec = reg.find(PluginKind::noise, "attractor_damped");
+  for (const std::string formula : {"geometric_mean", "paper_eq8"}) {
+    INFO(formula);
+    auto noise = rec.factory->create(
+        Precision::f64,
+        test::options_from(rec.factory->options(),
+                           "sigma = 0.5\nkappa = 3.0\nformula = \"" + formula + "\""),
+        Context{});
+    CHECK(training_gradient_error("spectral", loss, Method::euler_maruyama, noise.get()) <= 1e-6);
+  }
 }
