@@ -233,14 +233,15 @@ int run(const Args& args) {
   std::vector<Mat> acc, grads;
   for (const auto& [r, c] : model.accumulator_shapes()) acc.push_back(Mat::Random(r, c));
   const Timing rebuild = time_calls([&] { model.parameters_changed(); }, args.min_seconds / 2);
-  const Timing finish = time_calls([&] { model.finish_gradients(acc, grads); }, args.min_seconds / 2);
+  const Timing finish =
+      time_calls([&] { model.finish_gradients(acc, grads); }, args.min_seconds / 2);
   log->info("per optimizer step: parameters_changed {:.2f} ms, finish_gradients {:.2f} ms",
             1e3 * rebuild.seconds, 1e3 * finish.seconds);
-  const nlohmann::json fixed = {{"parameters_changed_seconds", rebuild.seconds},
-                                {"finish_gradients_seconds", finish.seconds},
-                                {"gemm_share", (rebuild.gemm_share * rebuild.seconds +
-                                                finish.gemm_share * finish.seconds) /
-                                                   (rebuild.seconds + finish.seconds)}};
+  const nlohmann::json fixed = {
+      {"parameters_changed_seconds", rebuild.seconds},
+      {"finish_gradients_seconds", finish.seconds},
+      {"gemm_share", (rebuild.gemm_share * rebuild.seconds + finish.gemm_share * finish.seconds) /
+                         (rebuild.seconds + finish.seconds)}};
 
   // 3. dynsim: training steps and inference, smallest work first (so the process's peak memory
   // after each configuration is that configuration's).
@@ -314,7 +315,7 @@ int run(const Args& args) {
                                  {"clip_norm", cfg.clip_norm},
                                  {"min_seconds", args.min_seconds},
                                  {"roofline", roof},
-      {"per_optimizer_step", fixed},
+                                 {"per_optimizer_step", fixed},
                                  {"configs", configs}};
   write_file_atomic(out / "dynsim.json", result.dump(2));
   std::cout << out.string() << "\n";

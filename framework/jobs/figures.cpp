@@ -30,6 +30,7 @@ void write_image(const std::filesystem::path& file, const Vector<S>& v, std::arr
 }  // namespace
 
 void plot_training(const RunFolder& out, const TrainState& state, spdlog::logger& log) {
+  if (state.history.empty()) return;  // stopped before the first epoch ended: nothing to draw
   std::ostringstream d;
   d << "# epoch train_loss val_loss val_accuracy\n";
   for (const auto& e : state.history)

@@ -184,8 +184,12 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
     load_model(out.path("model"), model);
   else
     save_model(out.path("model"), model, w, {{"epoch", state.epochs_done}});
-  log.info("training: {} ({:.1f} s); best epoch {} with validation accuracy {:.2f} %",
-           state.stop_reason, train_seconds, state.best_epoch, 100 * state.best_val_accuracy);
+  if (state.best_epoch > 0)
+    log.info("training: {} ({:.1f} s); best epoch {} with validation accuracy {:.2f} %",
+             state.stop_reason, train_seconds, state.best_epoch, 100 * state.best_val_accuracy);
+  else
+    log.info("training: {} ({:.1f} s); no epoch finished, the model is the initial one",
+             state.stop_reason, train_seconds);
 
   // Arrays for Python.
   fs::create_directories(out.path("arrays"));

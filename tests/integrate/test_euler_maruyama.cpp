@@ -77,7 +77,8 @@ TEST_CASE("Euler-Maruyama has weak order 1 on Ornstein-Uhlenbeck", "[euler_maruy
     log_dt.push_back(std::log(dt));
     log_err.push_back(std::log(std::abs(second - exact)));
   }
-  const double mx = (log_dt[0] + log_dt[1] + log_dt[2]) / 3, my = (log_err[0] + log_err[1] + log_err[2]) / 3;
+  const double mx = (log_dt[0] + log_dt[1] + log_dt[2]) / 3,
+               my = (log_err[0] + log_err[1] + log_err[2]) / 3;
   double sxy = 0, sxx = 0;
   for (int i = 0; i < 3; ++i) {
     sxy += (log_dt[i] - mx) * (log_err[i] - my);
