@@ -280,13 +280,14 @@ nlohmann::json evaluate_model(const Wiring& w, Instances<S>& in, const RunFolder
                                       NoiseKey{w.seed, kEvalEpoch, 0});
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& c = r.at_T.census;
+  const std::string later =
+      cfg.horizon > 1 ? fmt::format(", {:.2f} % at {} T", 100 * r.at_horizon.accuracy(), cfg.horizon)
+                      : std::string();
   log.info(
-      "{} split, {} items: accuracy {:.2f} % at T (nearest attractor {:.2f} %), {:.2f} % at "
-      "{} T; at T: {} at their attractor, {} at another, {} at zero, {} at other alphabet "
-      "states, {} elsewhere",
+      "{} split, {} items: accuracy {:.2f} % at T (nearest attractor {:.2f} %){}; at T: {} at "
+      "their attractor, {} at another, {} at zero, {} at other alphabet states, {} elsewhere",
       ev.string("split"), r.at_T.items, 100 * r.at_T.accuracy(), 100 * r.at_T.accuracy_nearest(),
-      100 * r.at_horizon.accuracy(), cfg.horizon, c.correct, c.wrong_attractor, c.zero,
-      c.alphabet_state, c.elsewhere);
+      later, c.correct, c.wrong_attractor, c.zero, c.alphabet_state, c.elsewhere);
   std::ostringstream conf;
   conf << "true\\predicted";
   for (std::size_t k = 0; k < r.at_T.confusion.size(); ++k) conf << "," << k;
