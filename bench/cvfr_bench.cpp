@@ -189,17 +189,11 @@ int run(const Args& args) {
     const auto params = model.parameters();
     for (std::size_t i = 0; i < params.size(); ++i)
       write_matrix_npy(out / "twin" / ("grad_" + params[i].name + ".npy"), grads[i]);
-    // The model's constants, resolved as cvfr_hill resolves them (0 means c_scale / N and
-    // 1 / sqrt(N)), for the twin.
-    const Options& mo = w.plugin("model")->options;
-    const double c = mo.real("c") > 0 ? mo.real("c") : mo.real("c_scale") / double(n);
-    const double beta = mo.real("beta") > 0 ? mo.real("beta") : 1.0 / std::sqrt(double(n));
+    // c and beta come with the exports above, as the model resolved them.
     nlohmann::json check = {{"loss", loss},
                             {"batch", args.check_batch},
                             {"steps", args.check_steps},
-                            {"c", c},
-                            {"beta", beta},
-                            {"input_scale", mo.real("input_scale")},
+                            {"input_scale", w.plugin("model")->options.real("input_scale")},
                             {"loss_plugin", w.plugin("loss")->record->name},
                             {"reduction", w.plugin("loss")->options.string("reduction")}};
     write_file_atomic(out / "twin" / "check.json", check.dump(2));

@@ -39,7 +39,7 @@ class Twin:
         self.psi_free = torch.nn.Parameter(psi[:, r:].clone())
         self.lam_free = torch.nn.Parameter(lam[r:].clone())
         self.targets = load(run, "activity_patterns").T.contiguous()  # K x N
-        self.c, self.beta = check["c"], check["beta"]
+        self.c, self.beta = float(load(run, "c")), float(load(run, "beta"))
         self.input_scale = check["input_scale"]
         self.initial = (self.psi_free.detach().clone(), self.lam_free.detach().clone())
 

@@ -23,6 +23,7 @@
 #include "run/model_file.hpp"
 #include "run/provenance.hpp"
 #include "run/run_folder.hpp"
+#include "run/stats.hpp"
 #include "scenario/wiring.hpp"
 
 namespace {
@@ -356,16 +357,10 @@ int cmd_seeds(const Common& c, const std::string& seeds, const std::string& out,
     for (const auto& m : metrics)
       if (m.contains(p) && m[p].is_number()) v.push_back(m[p].get<double>());
     if (v.empty()) continue;
-    double mean = 0, var = 0;
-    for (double x : v) mean += x / double(v.size());
-    for (double x : v)
-      var += (x - mean) * (x - mean) / double(std::max<std::size_t>(v.size() - 1, 1));
-    summary[name] = {{"mean", mean},
-                     {"std", std::sqrt(var)},
-                     {"min", *std::min_element(v.begin(), v.end())},
-                     {"max", *std::max_element(v.begin(), v.end())},
-                     {"n", v.size()}};
-    log.info("{:<26} mean {:.6g}  std {:.3g}  (n = {})", name, mean, std::sqrt(var), v.size());
+    const Stat st = stat_of(v);
+    summary[name] = {
+        {"mean", st.mean}, {"std", st.sd}, {"min", st.min}, {"max", st.max}, {"n", st.n}};
+    log.info("{:<26} mean {:.6g}  std {:.3g}  (n = {})", name, st.mean, st.sd, st.n);
   }
   bool all_stable = true;
   for (const auto& m : metrics)

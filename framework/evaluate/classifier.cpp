@@ -52,7 +52,8 @@ std::vector<int> Classifier<S>::predict(ConstMatrixRef<S> XT) const {
 }
 
 template <class S>
-void Classifier<S>::add(ConstMatrixRef<S> XT, std::span<const int> labels, Evaluation& e) const {
+std::vector<int> Classifier<S>::add(ConstMatrixRef<S> XT, std::span<const int> labels,
+                                    Evaluation& e) const {
   const Index K = xs_.cols();
   if (e.confusion.empty())
     e.confusion.assign(static_cast<std::size_t>(K),
@@ -90,6 +91,7 @@ void Classifier<S>::add(ConstMatrixRef<S> XT, std::span<const int> labels, Evalu
       (all_letters ? e.census.alphabet_state : e.census.elsewhere)++;
     }
   }
+  return pred;
 }
 
 template class Classifier<float>;

@@ -34,7 +34,8 @@ class Classifier {
  public:
   // tolerance: relative L2 distance ||x - x_k|| / ||x_k|| under which x "is at" attractor k.
   Classifier(const Model<S>& model, double tolerance);
-  void add(ConstMatrixRef<S> XT, std::span<const int> labels, Evaluation& e) const;
+  // Counts the batch into e and returns each column's predicted class (by overlap).
+  std::vector<int> add(ConstMatrixRef<S> XT, std::span<const int> labels, Evaluation& e) const;
   // Predicted class by overlap for each column.
   std::vector<int> predict(ConstMatrixRef<S> XT) const;
 

@@ -46,8 +46,7 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
         r.at_T.loss_sum +=
             static_cast<double>(loss->value_and_grad(model, X, labels, dX)) * double(b);
       }
-      classifier.add(X, labels, r.at_T);
-      const std::vector<int> predicted = classifier.predict(X);
+      const std::vector<int> predicted = classifier.add(X, labels, r.at_T);
       for (Index j = 0; j < b; ++j)
         ++votes[static_cast<std::size_t>(j) * classes + static_cast<std::size_t>(predicted[j])];
       if (cfg.horizon > 1) {

@@ -79,27 +79,20 @@ void FixedStepScheme<S>::step_vjp(std::int64_t k, ConstMatrixRef<S> Xk, MatrixRe
   switch (method_) {
     case Method::euler:
     case Method::euler_maruyama:
-      // x' = x + h F(x) + sqrt(h) G(x) xi  =>  a_x = a + J^T (h a) + d<sqrt(h) a, G(x) xi>/dx
-      if (fused_) {
-        if (noise_) {  // the noise term's vjp needs dL/dX_{k+1}, before the fused step updates a
-          draw(k, ids, key);
-          c_ = std::sqrt(h) * a;
-          g_.setZero();
-          noise_->diffuse_vjp(t, Xk, xi_, c_, g_);
-        }
-        if (model_.euler_step_vjp(t, h, Xk, a, acc)) {
-          if (noise_) a += g_;
-          break;
-        }
-      }
-      c_ = h * a;
-      model_.drift_vjp(t, Xk, c_, g_, acc);
+      // x' = x + h F(x) + sqrt(h) G(x) xi  =>  a_x = a + J^T (h a) + d<sqrt(h) a, G(x) xi>/dx.
+      // The noise term first (into k2_): it needs dL/dX_{k+1}, which a fused step overwrites.
       if (noise_) {
         draw(k, ids, key);
         c_ = std::sqrt(h) * a;
-        noise_->diffuse_vjp(t, Xk, xi_, c_, g_);
+        k2_.setZero();
+        noise_->diffuse_vjp(t, Xk, xi_, c_, k2_);
       }
-      a += g_;
+      if (!fused_ || !model_.euler_step_vjp(t, h, Xk, a, acc)) {
+        c_ = h * a;
+        model_.drift_vjp(t, Xk, c_, g_, acc);
+        a += g_;
+      }
+      if (noise_) a += k2_;
       break;
     case Method::rk4: {
       // Recompute the stage states, then walk the stages backwards:

@@ -10,6 +10,7 @@
 #include "common/errors.hpp"
 #include "run/atomic_file.hpp"
 #include "run/gnuplot.hpp"
+#include "run/stats.hpp"
 
 namespace dynsim {
 namespace fs = std::filesystem;
@@ -58,20 +59,6 @@ std::vector<double> real_list(const toml::node& n, const std::string& what) {
       throw InputError(Scenario::where(x) + ": " + what + " must hold numbers");
   }
   return v;
-}
-
-struct Stat {
-  double mean = 0, sd = 0;
-  std::size_t n = 0;
-};
-
-Stat stat_of(const std::vector<double>& v) {
-  Stat s;
-  s.n = v.size();
-  for (double x : v) s.mean += x / double(v.size());
-  for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
-  s.sd = v.size() > 1 ? std::sqrt(s.sd / double(v.size() - 1)) : 0.0;
-  return s;
 }
 
 nlohmann::json read_json(const fs::path& p) {

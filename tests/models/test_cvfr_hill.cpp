@@ -303,6 +303,9 @@ TEST_CASE("cvfr_hill exports and the condition number of Psi", "[cvfr_hill]") {
   const double cond = exported(*m, "psi_condition")(0, 0);
   CHECK(cond >= 1);
   CHECK(cond < 1e4);
+  // The resolved constants (defaults c = c_scale / N, beta = 1 / sqrt(N), N = 12).
+  CHECK(exported(*m, "c")(0, 0) == Approx(0.125 / 12).epsilon(1e-15));
+  CHECK(exported(*m, "beta")(0, 0) == Approx(1 / std::sqrt(12.0)).epsilon(1e-15));
 
   auto p = cvfr(kSmall + "parameterisation = \"projector\"\n");
   CHECK_NOTHROW(exported(*p, "a"));

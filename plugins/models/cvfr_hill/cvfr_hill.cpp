@@ -545,6 +545,8 @@ class CvfrHill final : public dynsim::Model<S> {
     out.emplace_back("attractors", states_);
     out.emplace_back("activity_patterns", activity_);
     out.emplace_back("psi_condition", Mat::Constant(1, 1, static_cast<S>(condition_)));
+    out.emplace_back("c", Mat::Constant(1, 1, c_));  // as resolved from c / c_scale
+    out.emplace_back("beta", Mat::Constant(1, 1, beta_));
     return out;
   }
 

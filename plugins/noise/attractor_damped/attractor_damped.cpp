@@ -52,7 +52,6 @@ class AttractorDamped final : public dynsim::NoiseLaw<S> {
     attractors_ = model.attractors();
     if (attractors_.cols() == 0)
       opts_.fail("formula", "needs a model with planted attractors; this one has none");
-    n_ = attractors_.rows();
     power_ = paper_ ? S(0.5) : S(1) / static_cast<S>(attractors_.cols());
   }
 
@@ -61,7 +60,7 @@ class AttractorDamped final : public dynsim::NoiseLaw<S> {
   void diffuse(S, dynsim::ConstMatrixRef<S> X, dynsim::ConstMatrixRef<S> Xi,
                dynsim::MatrixRef<S> out) override {
     prepare(X);
-    dynsim::for_columns(n_, X.cols(), threads_, [&](Index j0, Index j1) {
+    dynsim::for_columns(attractors_.rows(), X.cols(), threads_, [&](Index j0, Index j1) {
       for (Index j = j0; j < j1; ++j) out.col(j) = (sigma_ * d_(j)) * Xi.col(j);
     });
   }
@@ -72,11 +71,11 @@ class AttractorDamped final : public dynsim::NoiseLaw<S> {
                    dynsim::ConstMatrixRef<S> adj, dynsim::MatrixRef<S> adj_x) override {
     prepare(X);
     const Index k = attractors_.cols();
-    dynsim::for_columns(n_, X.cols(), threads_, [&](Index j0, Index j1) {
+    dynsim::for_columns(attractors_.rows(), X.cols(), threads_, [&](Index j0, Index j1) {
       for (Index j = j0; j < j1; ++j) {
         const S dd = d_(j);
         const S coef = sigma_ * adj.col(j).dot(Xi.col(j)) * (S(1) - dd * dd) * kappa_ * g_(j) *
-                       power_ * S(2) / static_cast<S>(n_);
+                       power_ * S(2) / static_cast<S>(attractors_.rows());
         if (coef == S(0)) continue;
         for (Index c = 0; c < k; ++c)
           adj_x.col(j) += (coef / (m_(c, j) + floor_)) * (X.col(j) - attractors_.col(c));
@@ -93,11 +92,12 @@ class AttractorDamped final : public dynsim::NoiseLaw<S> {
       g_.resize(b);
       d_.resize(b);
     }
-    dynsim::for_columns(n_, b, threads_, [&](Index j0, Index j1) {
+    dynsim::for_columns(attractors_.rows(), b, threads_, [&](Index j0, Index j1) {
       for (Index j = j0; j < j1; ++j) {
         S log_sum = 0;
         for (Index c = 0; c < k; ++c) {
-          m_(c, j) = (X.col(j) - attractors_.col(c)).squaredNorm() / static_cast<S>(n_);
+          m_(c, j) =
+              (X.col(j) - attractors_.col(c)).squaredNorm() / static_cast<S>(attractors_.rows());
           log_sum += std::log(m_(c, j) + floor_);
         }
         g_(j) = std::exp(power_ * log_sum);
@@ -110,7 +110,6 @@ class AttractorDamped final : public dynsim::NoiseLaw<S> {
   S sigma_, kappa_, floor_, power_ = 1;
   bool paper_;
   int threads_;
-  Index n_ = 0;
   dynsim::Matrix<S> attractors_, m_;
   dynsim::Vector<S> g_, d_;
 };
