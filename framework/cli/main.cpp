@@ -15,6 +15,7 @@
 
 #include "common/errors.hpp"
 #include "common/version.hpp"
+#include "jobs/compare.hpp"
 #include "jobs/instances.hpp"
 #include "jobs/simulate.hpp"
 #include "jobs/sweep.hpp"
@@ -372,6 +373,64 @@ int cmd_seeds(const Common& c, const std::string& seeds, const std::string& out,
   return rc;
 }
 
+// Variants trained on the same data with the same seeds, then one table. Every variant is wired
+// (plugins loaded, options checked) and its resolved [dataset] compared before anything trains,
+// so a typo or a mismatched dataset fails in seconds, not hours in.
+int cmd_compare(const std::vector<std::string>& files, const std::vector<std::string>& sets,
+                const std::string& seeds, const std::optional<std::int64_t>& threads,
+                const std::string& out, const std::string& command_line, spdlog::logger& log) {
+  if (files.empty()) throw InputError("compare: give scenario files or one comparison file");
+  Comparison cmp;
+  if (files.size() == 1 && is_comparison_file(files[0])) {
+    cmp = parse_comparison(files[0]);
+    if (!seeds.empty()) cmp.seeds = parse_seeds(seeds);
+  } else {
+    if (files.size() < 2)
+      throw InputError(files[0] + ": one scenario is no comparison; give two or more");
+    cmp = comparison_of_files(files,
+                              seeds.empty() ? std::vector<std::int64_t>{} : parse_seeds(seeds));
+  }
+  for (auto& v : cmp.variants) v.sets.insert(v.sets.end(), sets.begin(), sets.end());
+  std::string data, first;
+  for (const auto& v : cmp.variants) {
+    Registry registry;
+    const Wiring w = wire(v.scenario, v.sets, registry);
+    if (!w.training)
+      throw InputError(v.scenario.string() + ": variant '" + v.name +
+                       "' does not train (no [train] table)");
+    if (parse_sweep(w.scenario))
+      throw InputError(v.scenario.string() + ": variant '" + v.name +
+                       "' is a sweep; compare plain scenarios");
+    std::ostringstream d;
+    const toml::table resolved = w.resolved();
+    if (const auto* t = resolved["dataset"].as_table()) d << *t;
+    if (first.empty()) {
+      first = v.name;
+      data = d.str();
+    } else if (d.str() != data) {
+      throw InputError("variant '" + v.name + "' (" + v.scenario.string() +
+                       ") uses other data than variant '" + first +
+                       "': their resolved [dataset] tables differ; a comparison trains every "
+                       "variant on the same data");
+    }
+  }
+  const std::filesystem::path base = out.empty()
+                                         ? std::filesystem::path("runs") / (cmp.name + "-compare")
+                                         : std::filesystem::path(out);
+  CompareCallbacks cb;
+  cb.run = [&](const Variant& v, std::int64_t seed, const std::filesystem::path& dir) {
+    Common one;
+    one.scenario = v.scenario.string();
+    one.sets = v.sets;
+    one.seed = seed;
+    one.threads = threads;
+    return cmd_run(one, Mode::run, dir.string(), command_line, log);
+  };
+  const int rc = run_comparison(cmp, base, cb, log);
+  std::cout << base.string() << "\n";
+  return rc;
+}
+
 int cmd_plugins(const std::vector<std::string>& paths) {
   std::vector<std::filesystem::path> dirs(paths.begin(), paths.end());
   dirs = Registry::search_path(dirs);
@@ -439,6 +498,18 @@ int main(int argc, char** argv) {
   auto* stability = app.add_subcommand(
       "stability", "reload a trained run's model and analyse its planted attractors");
   add_common(stability, stab_opts, "run_dir", "folder of a training run", true);
+  std::vector<std::string> compare_files, compare_sets;
+  std::string compare_out, compare_seeds;
+  std::optional<std::int64_t> compare_threads;
+  auto* compare = app.add_subcommand(
+      "compare",
+      "train variants (scenario files, or one comparison file with [compare] and [[variant]] "
+      "tables) on the same data and seeds; one table of accuracy, stability, convergence");
+  compare->add_option("files", compare_files, "scenario files, or one comparison file")->required();
+  compare->add_option("--set", compare_sets, "override a key in every variant (repeatable)");
+  compare->add_option("--seeds", compare_seeds, "seeds (e.g. 1-5); default: the file's, or 1");
+  compare->add_option("--threads", compare_threads, "threads per run (0: all cores)");
+  compare->add_option("--out", compare_out, "output folder (default: runs/<name>-compare)");
   std::vector<std::string> plugin_paths;
   auto* plugins = app.add_subcommand("plugins", "list installed plugins with their options");
   plugins->add_option("--path", plugin_paths, "extra plugin folder (repeatable)");
@@ -462,6 +533,11 @@ int main(int argc, char** argv) {
         return cmd_run(run_opts, Mode::resume, resume, command_line, *log);
       }
       if (run_opts.scenario.empty()) throw InputError("run: give a scenario file (or --resume)");
+      if (is_comparison_file(run_opts.scenario)) {
+        if (run_opts.seed) throw InputError("a comparison takes --seeds, not --seed");
+        return cmd_compare({run_opts.scenario}, run_opts.sets, seeds, run_opts.threads, out,
+                           command_line, *log);
+      }
       if (!seeds.empty()) {
         if (run_opts.seed) throw InputError("give --seed or --seeds, not both");
         return cmd_seeds(run_opts, seeds, out, command_line, *log);
@@ -471,6 +547,9 @@ int main(int argc, char** argv) {
     if (*validate) return cmd_run(val_opts, Mode::validate, "", command_line, *log);
     if (*evaluate) return cmd_run(eval_opts, Mode::evaluate, "", command_line, *log);
     if (*stability) return cmd_run(stab_opts, Mode::stability, "", command_line, *log);
+    if (*compare)
+      return cmd_compare(compare_files, compare_sets, compare_seeds, compare_threads, compare_out,
+                         command_line, *log);
     if (*plugins) return cmd_plugins(plugin_paths);
     if (*tables) return cmd_tables();
   } catch (const InputError& e) {

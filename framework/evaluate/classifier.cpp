@@ -52,6 +52,29 @@ std::vector<int> Classifier<S>::predict(ConstMatrixRef<S> XT) const {
 }
 
 template <class S>
+Index Classifier<S>::nearest(ConstVectorRef<S> x, double& relative) const {
+  Index out = 0;
+  double best = INFINITY;
+  relative = INFINITY;
+  for (Index k = 0; k < xs_.cols(); ++k) {
+    const double d = static_cast<double>((x - xs_.col(k)).norm());
+    if (d < best) {
+      best = d;
+      out = k;
+      relative = d / std::max(1e-30, static_cast<double>(xs_.col(k).norm()));
+    }
+  }
+  return out;
+}
+
+template <class S>
+int Classifier<S>::at_attractor(ConstVectorRef<S> x) const {
+  double rel = INFINITY;
+  const Index k = nearest(x, rel);
+  return rel < tol_ ? static_cast<int>(k) : -1;
+}
+
+template <class S>
 std::vector<int> Classifier<S>::add(ConstMatrixRef<S> XT, std::span<const int> labels,
                                     Evaluation& e) const {
   const Index K = xs_.cols();
@@ -65,17 +88,8 @@ std::vector<int> Classifier<S>::add(ConstMatrixRef<S> XT, std::span<const int> l
     ++e.items;
     e.right_overlap += p == y;
     ++e.confusion[static_cast<std::size_t>(y)][static_cast<std::size_t>(p)];
-    // Nearest planted state, and how near relative to its size.
-    Index nearest = 0;
-    double best = INFINITY, best_rel = INFINITY;
-    for (Index k = 0; k < K; ++k) {
-      const double d = static_cast<double>((XT.col(j) - xs_.col(k)).norm());
-      if (d < best) {
-        best = d;
-        nearest = k;
-        best_rel = d / std::max(1e-30, static_cast<double>(xs_.col(k).norm()));
-      }
-    }
+    double best_rel = INFINITY;
+    const Index nearest = this->nearest(XT.col(j), best_rel);
     e.right_nearest += nearest == y;
     if (best_rel < tol_) {
       (nearest == y ? e.census.correct : e.census.wrong_attractor)++;

@@ -38,6 +38,8 @@ class Classifier {
   std::vector<int> add(ConstMatrixRef<S> XT, std::span<const int> labels, Evaluation& e) const;
   // Predicted class by overlap for each column.
   std::vector<int> predict(ConstMatrixRef<S> XT) const;
+  // The planted attractor x is within tolerance of (relative L2 distance), or -1.
+  int at_attractor(ConstVectorRef<S> x) const;
 
  private:
   const Model<S>& model_;
@@ -45,6 +47,9 @@ class Classifier {
   Matrix<S> xs_, psi_;  // planted states and their readouts
   std::vector<S> alphabet_;
   double mean_norm_ = 0, alphabet_scale_ = 0;
+
+  // Nearest planted state and its distance relative to that state's size.
+  Index nearest(ConstVectorRef<S> x, double& relative) const;
 };
 
 extern template class Classifier<float>;

@@ -5,6 +5,13 @@
 
 namespace dynsim {
 
+nlohmann::json Convergence::to_json() const {
+  return {{"tracked", tracked},
+          {"arrived", arrived},
+          {"share_arrived", tracked ? double(arrived) / double(tracked) : 0.0},
+          {"mean_time", arrived ? nlohmann::json(mean_time()) : nlohmann::json()}};
+}
+
 template <class S>
 EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<S>& model,
                           Loss<S>* loss, const Items<S>& items, const std::vector<Index>& subset,
@@ -20,7 +27,20 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
   Matrix<S> in, X, dX;
   std::vector<int> labels;
   std::vector<std::uint64_t> ids;
-  std::vector<std::int64_t> votes;  // item x class, for the majority vote over draws
+  std::vector<std::int64_t> votes;    // item x class, for the majority vote over draws
+  std::vector<std::int64_t> arrival;  // per column: first step at an attractor, or -1
+  // Steps one at a time (the same bits as one run: draws are keyed by step) and notes the first
+  // step at which each column is within tolerance of a planted attractor; that check costs
+  // K x N per column and step, next to the N x N of the step itself.
+  auto advance = [&](MatrixRef<S> Xs, std::int64_t first, std::int64_t last,
+                     std::span<const std::uint64_t> item_ids, NoiseKey k) {
+    for (std::int64_t s = first; s < last; ++s) {
+      scheme.run(Xs, s, s + 1, item_ids, k);
+      for (Index j = 0; j < Xs.cols(); ++j)
+        if (arrival[static_cast<std::size_t>(j)] < 0 && classifier.at_attractor(Xs.col(j)) >= 0)
+          arrival[static_cast<std::size_t>(j)] = s + 1;
+    }
+  };
   for (std::size_t start = 0; start < all.size(); start += static_cast<std::size_t>(cfg.batch)) {
     const std::size_t end = std::min(all.size(), start + static_cast<std::size_t>(cfg.batch));
     const Index b = static_cast<Index>(end - start);
@@ -40,7 +60,8 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
       k.draw = static_cast<std::uint32_t>(d);
       X.resize(model.dim(), b);
       model.encode(in, X);
-      scheme.run(X, 0, steps, ids, k);
+      arrival.assign(static_cast<std::size_t>(b), -1);
+      advance(X, 0, steps, ids, k);
       if (loss) {
         dX.resize(X.rows(), b);
         r.at_T.loss_sum +=
@@ -50,8 +71,15 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
       for (Index j = 0; j < b; ++j)
         ++votes[static_cast<std::size_t>(j) * classes + static_cast<std::size_t>(predicted[j])];
       if (cfg.horizon > 1) {
-        scheme.run(X, steps, cfg.horizon * steps, ids, k);
+        advance(X, steps, cfg.horizon * steps, ids, k);
         classifier.add(X, labels, r.at_horizon);
+      }
+      for (const std::int64_t a : arrival) {
+        ++r.convergence.tracked;
+        if (a >= 0) {
+          ++r.convergence.arrived;
+          r.convergence.time_sum += static_cast<double>(a) * scheme.dt();
+        }
       }
     }
     for (Index j = 0; j < b; ++j) {

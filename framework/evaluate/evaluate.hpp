@@ -18,10 +18,20 @@ struct EvalConfig {
   std::int64_t draws = 1;  // noise realisations per item (draw d uses NoiseKey::draw = d)
 };
 
+// When items first come within tolerance of a planted attractor (any of them), over every
+// (item, draw), integrating to horizon x T.
+struct Convergence {
+  std::int64_t tracked = 0, arrived = 0;
+  double time_sum = 0;  // over the arrived ones
+  double mean_time() const { return arrived ? time_sum / double(arrived) : 0.0; }
+  nlohmann::json to_json() const;
+};
+
 struct EvalResult {
   // at_T and at_horizon count every (item, draw); majority counts each item once, by the class
   // most of its draws chose (ties to the lowest class index).
   Evaluation at_T, at_horizon, majority;
+  Convergence convergence;
 };
 
 // Corrupts a batch of inputs in place (an attack), keyed by the items' ids.

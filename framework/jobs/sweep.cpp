@@ -15,8 +15,6 @@
 namespace dynsim {
 namespace fs = std::filesystem;
 
-namespace {
-
 // A scalar as TOML text for --set: floats in their shortest round-trip form (always with a
 // point or exponent, so they stay floats), strings quoted.
 std::string toml_text(const toml::node& n, const std::string& where) {
@@ -34,8 +32,15 @@ std::string toml_text(const toml::node& n, const std::string& where) {
     o << *s;
     return o.str();
   }
-  throw InputError(where + ": sweep values must be numbers, booleans or strings");
+  if (const auto* a = n.as_array()) {
+    std::string s = "[";
+    for (std::size_t i = 0; i < a->size(); ++i) s += (i ? ", " : "") + toml_text(*a->get(i), where);
+    return s + "]";
+  }
+  throw InputError(where + ": override values must be numbers, booleans, strings or lists");
 }
+
+namespace {
 
 // "noise.sigma" = 0.05 -> "sigma-0.05": readable and safe as a folder name.
 std::string point_label(const std::string& key, std::string value) {
@@ -61,6 +66,8 @@ std::vector<double> real_list(const toml::node& n, const std::string& what) {
   return v;
 }
 
+}  // namespace
+
 nlohmann::json read_json(const fs::path& p) {
   std::ifstream in(p);
   if (!in) return nullptr;
@@ -75,8 +82,6 @@ bool run_finished(const fs::path& dir) {
   const auto m = read_json(dir / "metrics.json");
   return m.is_object() && (m.value("status", "") == "ok" || m.value("status", "") == "diverged");
 }
-
-}  // namespace
 
 std::optional<Sweep> parse_sweep(const Scenario& scenario) {
   const toml::table* t = scenario.table("sweep");

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <spdlog/logger.h>
+#include <nlohmann/json.hpp>
 
 #include <filesystem>
 #include <functional>
@@ -43,6 +44,15 @@ struct Sweep {
   std::vector<SweepAttack> attacks;
   std::string compare;  // a grid key, or empty
 };
+
+// Shared with comparisons (jobs/compare.hpp):
+// a TOML value (scalar or list) as the text of a --set value (InputError naming `where` for
+// anything else);
+std::string toml_text(const toml::node& n, const std::string& where);
+// a JSON file, or null when it is missing or cut short;
+nlohmann::json read_json(const std::filesystem::path& p);
+// whether a run folder holds a finished run (metrics.json with status ok or diverged).
+bool run_finished(const std::filesystem::path& dir);
 
 // The scenario's [sweep] table, checked (InputError naming file:line:column), or nothing.
 std::optional<Sweep> parse_sweep(const Scenario& scenario);

@@ -281,8 +281,9 @@ nlohmann::json evaluate_model(const Wiring& w, Instances<S>& in, const RunFolder
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto& c = r.at_T.census;
   const std::string later =
-      cfg.horizon > 1 ? fmt::format(", {:.2f} % at {} T", 100 * r.at_horizon.accuracy(), cfg.horizon)
-                      : std::string();
+      cfg.horizon > 1
+          ? fmt::format(", {:.2f} % at {} T", 100 * r.at_horizon.accuracy(), cfg.horizon)
+          : std::string();
   log.info(
       "{} split, {} items: accuracy {:.2f} % at T (nearest attractor {:.2f} %){}; at T: {} at "
       "their attractor, {} at another, {} at zero, {} at other alphabet states, {} elsewhere",
@@ -298,6 +299,14 @@ nlohmann::json evaluate_model(const Wiring& w, Instances<S>& in, const RunFolder
     conf << "\n";
   }
   out.write_text("confusion.csv", conf.str());
+  if (r.convergence.arrived)
+    log.info(
+        "{:.1f} % of items came within {} of a planted attractor by {} T, after {:.3g} time "
+        "units on average",
+        100 * r.convergence.to_json()["share_arrived"].get<double>(), cfg.tolerance, cfg.horizon,
+        r.convergence.mean_time());
+  else
+    log.info("no item came within {} of a planted attractor by {} T", cfg.tolerance, cfg.horizon);
   if (cfg.draws > 1)
     log.info("{} noise draws per item: accuracy {:.2f} % over all draws, {:.2f} % by majority vote",
              cfg.draws, 100 * r.at_T.accuracy(), 100 * r.majority.accuracy());
@@ -309,6 +318,7 @@ nlohmann::json evaluate_model(const Wiring& w, Instances<S>& in, const RunFolder
       {"horizon", cfg.horizon},
       {"at_horizon", cfg.horizon > 1 ? r.at_horizon.to_json() : nlohmann::json()},
       {"tolerance", cfg.tolerance},
+      {"convergence", r.convergence.to_json()},
       {"wall_seconds", secs}};
   if (!ev.real_list("attack_p").empty())
     result["attacks"] = attack_curve(w, in, items, scheme, cfg, out, log);

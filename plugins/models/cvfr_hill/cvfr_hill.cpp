@@ -16,7 +16,6 @@
 #include <dynsim/sdk.hpp>
 
 #include <Eigen/LU>
-#include <Eigen/QR>
 #include <Eigen/SVD>
 #include <algorithm>
 #include <cmath>
@@ -239,14 +238,8 @@ Plan make_plan(const dynsim::Options& o, const dynsim::Context& ctx) {
   }
   const Index r = p.planted.cols();
 
-  // Random orthogonal matrix: QR of a Gaussian matrix, signs fixed by diag(R) so Q is Haar.
   const dynsim::Random init(ctx.seed, dynsim::Stream::init);
-  MatD g(p.n, p.n);
-  init.normals<double>(dynsim::Counter{0, 0, 0, 0}, g.data(), p.n * p.n);
-  const Eigen::HouseholderQR<MatD> qr(g);
-  p.q = qr.householderQ() * MatD::Identity(p.n, p.n);
-  for (Index j = 0; j < p.n; ++j)
-    if (qr.matrixQR()(j, j) < 0) p.q.col(j) *= -1.0;
+  p.q = dynsim::random_orthogonal(p.n, init, dynsim::Counter{0, 0, 0, 0});
 
   const Index m = p.spectral ? p.n - r : p.n;
   const double ea = o.real("eig_a"), eb = o.real("eig_b");
@@ -359,9 +352,9 @@ class CvfrHill final : public dynsim::Model<S> {
     if (spectral_) {
       MatD psi(n_, n_);
       psi << p.planted, p.init_gain * p.q.leftCols(n_ - r_);
-      psi_ = psi.cast<S>();
-      lam_.resize(n_);
-      lam_ << p.planted_lambda.cast<S>(), p.eig.cast<S>();
+      VecD lam(n_);
+      lam << p.planted_lambda, p.eig;
+      coupling_ = dynsim::SpectralCoupling<S>(psi.cast<S>(), lam.cast<S>(), r_);
     } else {
       // A = Q diag(eig) Q^T: symmetric with the drawn spectrum (init_gain is not used here).
       a_ = (p.q * p.eig.asDiagonal() * p.q.transpose()).cast<S>();
@@ -381,7 +374,7 @@ class CvfrHill final : public dynsim::Model<S> {
                  ", beta = " + num(p.beta) + ", x_p = " + num(p.xp[0]) +
                  (o.real_list("lambda").size() > 1 ? " (class 0)" : "") + ", f(x_p) = " + num(fxp) +
                  ", pattern = " + p.pattern + " (alphabet " + o.string("alphabet") + "), " +
-                 p.parameterisation + " parameterisation, cond(Psi) = " + num(condition_));
+                 p.parameterisation + " parameterisation, cond(Psi) = " + num(psi_condition()));
     if (r_ < k_)
       ctx.log.info("binary patterns planted through " + std::to_string(r_) + " block eigenvectors");
   }
@@ -400,7 +393,7 @@ class CvfrHill final : public dynsim::Model<S> {
         dX.col(j) = -X.col(j);
       }
     });
-    gemm(Op::n, Op::n, beta_, m_, f_, S(1), dX);
+    gemm(Op::n, Op::n, beta_, coupling(), f_, S(1), dX);
   }
 
   bool euler_step(S, S h, dynsim::MatrixRef<S> X) override {
@@ -412,7 +405,7 @@ class CvfrHill final : public dynsim::Model<S> {
         x *= S(1) - h;
       }
     });
-    gemm(Op::n, Op::n, h * beta_, m_, f_, S(1), X);
+    gemm(Op::n, Op::n, h * beta_, coupling(), f_, S(1), X);
     return true;
   }
 
@@ -431,12 +424,7 @@ class CvfrHill final : public dynsim::Model<S> {
 
   // The buffered a f^T columns go into dL/dA as one GEMM with inner dimension up to
   // kPanelColumns, instead of one rank-B update of the N x N accumulator per step.
-  void flush_accumulators(std::vector<dynsim::Matrix<S>>& acc) override {
-    if (panel_used_ == 0) return;
-    gemm(Op::n, Op::t, S(1), panel_c_.leftCols(panel_used_), panel_f_.leftCols(panel_used_), S(1),
-         acc[0]);
-    panel_used_ = 0;
-  }
+  void flush_accumulators(std::vector<dynsim::Matrix<S>>& acc) override { panel_.flush(acc[0]); }
 
   std::vector<std::pair<Index, Index>> accumulator_shapes() override { return {{n_, n_}}; }
 
@@ -447,37 +435,12 @@ class CvfrHill final : public dynsim::Model<S> {
       grads.assign(1, g * i_minus_p_);  // G (I - P)^T, P symmetric
       return;
     }
-    // A = P L P^-1: dL/dP = H L - A^T H, dL/dL_jj = sum_i P_ij H_ij, with H = G P^-T.
-    // H solves H P^T = G from the right with the LU of parameters_changed (Q P = L U, so
-    // P^T = U^T L^T Q): H = G Q^T L^-T U^-T, with no transposed copies.
-    const Index m = n_ - r_;
-    h_.noalias() = g * lu_.permutationP().transpose();
-    const auto lu_t = lu_.matrixLU().transpose();
-    lu_t.template triangularView<Eigen::UnitUpper>().template solveInPlace<Eigen::OnTheRight>(h_);
-    lu_t.template triangularView<Eigen::Lower>().template solveInPlace<Eigen::OnTheRight>(h_);
-    const auto h_free = h_.rightCols(m);
-    grads.resize(2);
-    grads[0] = h_free * lam_.tail(m).asDiagonal();
-    gemm(Op::t, Op::n, S(-1), m_, h_free, S(1), grads[0]);
-    grads[1] = (psi_.rightCols(m).array() * h_free.array()).colwise().sum().transpose();
+    coupling_.gradients(g, grads);
   }
 
   // penalty * mean over pairs i < j of |cos(u_i, u_j)|, u the free Psi columns.
   S regularize(std::vector<dynsim::Matrix<S>>& grads) override {
-    const Index m = n_ - r_;
-    if (!spectral_ || penalty_ == S(0) || m < 2) return S(0);
-    const auto u = psi_.rightCols(m);
-    const Vec norms = u.colwise().norm().transpose();
-    const Mat uh = u * norms.cwiseInverse().asDiagonal();
-    Mat cs = uh.transpose() * uh;  // cosines, diagonal excluded
-    cs.diagonal().setZero();
-    const S scale = penalty_ / (S(m) * S(m - 1) / S(2));  // penalty / number of pairs
-    const Mat sgn = cs.array().sign().matrix();
-    const Vec abs_sum = cs.cwiseAbs().rowwise().sum();  // sum_j |cos_ij|
-    // d|cos_ij|/du_i = s_ij (uh_j - cos_ij uh_i) / |u_i|
-    Mat du = uh * sgn - uh * abs_sum.asDiagonal();
-    grads[0] += scale * (du * norms.cwiseInverse().asDiagonal());
-    return scale * cs.cwiseAbs().sum() / S(2);
+    return spectral_ ? coupling_.orthogonality_penalty(penalty_, grads) : S(0);
   }
 
   void encode(dynsim::ConstMatrixRef<S> input, dynsim::MatrixRef<S> X0) const override {
@@ -487,15 +450,13 @@ class CvfrHill final : public dynsim::Model<S> {
   bool has_jacobian() const override { return true; }
   void jacobian(S, dynsim::ConstVectorRef<S> x, dynsim::MatrixRef<S> J) const override {
     const Vec fp = (S(2) * c_ * x.array() / (c_ + x.array().square()).square()).matrix();
-    J.noalias() = (beta_ * m_) * fp.asDiagonal();
+    J.noalias() = (beta_ * coupling()) * fp.asDiagonal();
     J.diagonal().array() -= S(1);
   }
 
   std::vector<dynsim::Parameter<S>> parameters() override {
     if (!spectral_) return {{"a", a_.data(), n_, n_}};
-    // Psi is column-major, so its free columns r..N-1 are one contiguous block.
-    return {{"psi_free", psi_.data() + n_ * r_, n_, n_ - r_},
-            {"lambda_free", lam_.data() + r_, n_ - r_, 1}};
+    return coupling_.parameters();
   }
 
   void parameters_changed() override {
@@ -504,22 +465,12 @@ class CvfrHill final : public dynsim::Model<S> {
       m_ += m_planted_;
       return;
     }
-    // A = Psi Lambda Psi^-1 solves A Psi = Psi Lambda from the right with the LU (Q Psi = L U):
-    // A = (Psi Lambda) U^-1 L^-1 Q, no inverse and no transposed copies.
-    lu_.compute(psi_);
-    m_.noalias() = psi_ * lam_.asDiagonal();
-    lu_.matrixLU().template triangularView<Eigen::Upper>().template solveInPlace<Eigen::OnTheRight>(
-        m_);
-    lu_.matrixLU()
-        .template triangularView<Eigen::UnitLower>()
-        .template solveInPlace<Eigen::OnTheRight>(m_);
-    m_ = m_ * lu_.permutationP();  // a column permutation, applied in place
-    condition_ = 1.0 / static_cast<double>(lu_.rcond());
+    coupling_.assemble();
   }
 
   // Condition number of Psi (spectral: 1-norm estimate from the LU; projector: 2-norm condition
   // of the planted N x K patterns, which never change).
-  double psi_condition() const { return condition_; }
+  double psi_condition() const { return spectral_ ? coupling_.condition() : condition_; }
 
   dynsim::Matrix<S> attractors() const override { return states_; }
   std::vector<S> state_alphabet() const override { return alphabet_; }
@@ -535,16 +486,16 @@ class CvfrHill final : public dynsim::Model<S> {
   std::vector<std::pair<std::string, dynsim::Matrix<S>>> exports() const override {
     std::vector<std::pair<std::string, Mat>> out;
     if (spectral_) {
-      out.emplace_back("psi", psi_);
-      out.emplace_back("lambda", lam_);
-      out.emplace_back("A", m_);
+      out.emplace_back("psi", coupling_.psi());
+      out.emplace_back("lambda", coupling_.lambda());
+      out.emplace_back("A", coupling_.matrix());
     } else {
       out.emplace_back("a", a_);
       out.emplace_back("M", m_);
     }
     out.emplace_back("attractors", states_);
     out.emplace_back("activity_patterns", activity_);
-    out.emplace_back("psi_condition", Mat::Constant(1, 1, static_cast<S>(condition_)));
+    out.emplace_back("psi_condition", Mat::Constant(1, 1, static_cast<S>(psi_condition())));
     out.emplace_back("c", Mat::Constant(1, 1, c_));  // as resolved from c / c_scale
     out.emplace_back("beta", Mat::Constant(1, 1, beta_));
     return out;
@@ -552,7 +503,6 @@ class CvfrHill final : public dynsim::Model<S> {
 
  private:
   using Op = dynsim::blas::Op;
-  static constexpr Index kPanelColumns = 2048;
 
   static void gemm(Op oa, Op ob, S alpha, dynsim::ConstMatrixRef<S> a, dynsim::ConstMatrixRef<S> b,
                    S beta, dynsim::MatrixRef<S> c) {
@@ -566,20 +516,8 @@ class CvfrHill final : public dynsim::Model<S> {
     mt_adj_.resize(n_, b);
   }
 
-  // Room for b more columns in the gradient panel; flushes it into acc when full.
-  Index reserve_panel(Index b, std::vector<dynsim::Matrix<S>>& acc) {
-    const Index cap = b * std::max<Index>(1, kPanelColumns / b);
-    if (panel_used_ + b > panel_c_.cols() || panel_c_.cols() != cap) {
-      flush_accumulators(acc);
-      if (panel_c_.cols() != cap) {
-        panel_c_.resize(n_, cap);
-        panel_f_.resize(n_, cap);
-      }
-    }
-    const Index first = panel_used_;
-    panel_used_ += b;
-    return first;
-  }
+  // The coupling the drift uses: A (spectral) or M (projector).
+  const Mat& coupling() const { return spectral_ ? coupling_.matrix() : m_; }
 
   // out = keep * adj + scale * f'(X) (A^T adj), and the panel gets (grad_scale adj, f(X)); one
   // pass over the state after the GEMM. out may alias adj: each entry is read before written.
@@ -587,14 +525,14 @@ class CvfrHill final : public dynsim::Model<S> {
                 S grad_scale, dynsim::MatrixRef<S> out, std::vector<dynsim::Matrix<S>>& acc) {
     const Index b = X.cols();
     resize_scratch(b);
-    gemm(Op::t, Op::n, S(1), m_, adj, S(0), mt_adj_);
-    const Index p0 = reserve_panel(b, acc);
+    gemm(Op::t, Op::n, S(1), coupling(), adj, S(0), mt_adj_);
+    const Index p0 = panel_.reserve(n_, b, acc[0]);
     const S two_c = S(2) * c_;
     dynsim::for_columns(n_, b, threads_, [&](Index j0, Index j1) {
       for (Index j = j0; j < j1; ++j) {
         const auto x = X.col(j).array();
-        panel_f_.col(p0 + j).array() = x.square() / (c_ + x.square());
-        panel_c_.col(p0 + j) = grad_scale * adj.col(j);
+        panel_.v().col(p0 + j).array() = x.square() / (c_ + x.square());
+        panel_.u().col(p0 + j) = grad_scale * adj.col(j);
         out.col(j).array() =
             keep * adj.col(j).array() +
             scale * (two_c * x / (c_ + x.square()).square()) * mt_adj_.col(j).array();
@@ -607,18 +545,13 @@ class CvfrHill final : public dynsim::Model<S> {
   bool spectral_ = true;
   Mat states_, activity_;
   std::vector<S> alphabet_;
-  Mat m_;  // the coupling M the drift uses (A in spectral form)
-  // spectral
-  Mat psi_;
-  Vec lam_;
-  Eigen::PartialPivLU<Mat> lu_;
-  // projector
-  Mat a_, i_minus_p_, m_planted_;
-  double condition_ = 1.0;
+  dynsim::SpectralCoupling<S> coupling_;  // spectral: A = Psi Lambda Psi^-1
+  // projector: M = A (I - P) + Psi_K diag(lambda) Psi_K^+
+  Mat m_, a_, i_minus_p_, m_planted_;
+  double condition_ = 1.0;  // projector: 2-norm condition of Psi_K
   int threads_ = 1;
-  // scratch, N x B; the gradient panel, N x (up to kPanelColumns), holds pending a f^T columns
-  Mat f_, mt_adj_, h_, panel_c_, panel_f_;
-  Index panel_used_ = 0;
+  Mat f_, mt_adj_;                      // scratch, N x B
+  dynsim::OuterProductPanel<S> panel_;  // pending (a, f) columns of dL/dA
 };
 
 }  // namespace

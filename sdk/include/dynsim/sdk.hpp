@@ -11,6 +11,7 @@
 #include "dynsim/sdk/noise_law.hpp"
 #include "dynsim/sdk/options.hpp"
 #include "dynsim/sdk/parallel.hpp"
+#include "dynsim/sdk/planting.hpp"
 #include "dynsim/sdk/plugin.hpp"
 #include "dynsim/sdk/random.hpp"
 #include "dynsim/sdk/types.hpp"

@@ -1,0 +1,157 @@
+// Building blocks for models with planted attractors, shared by cvfr_hill and
+// sanode_double_well and open to user models:
+//
+//   random_orthogonal   a Haar-random orthogonal matrix from the counter-based generator;
+//   SpectralCoupling    A = Psi Lambda Psi^-1 with the first r columns of Psi (and their
+//                       eigenvalues) fixed, the rest trained; maps dL/dA to the trained blocks
+//                       and carries the orthogonality penalty between free columns;
+//   OuterProductPanel   buffers the u v^T terms of dL/dA of many steps and adds them with one
+//                       GEMM, instead of one rank-B update of an N x N accumulator per step.
+#pragma once
+
+#include <Eigen/LU>
+#include <Eigen/QR>
+#include <algorithm>
+#include <vector>
+
+#include "dynsim/sdk/blas.hpp"
+#include "dynsim/sdk/model.hpp"
+#include "dynsim/sdk/random.hpp"
+#include "dynsim/sdk/types.hpp"
+
+namespace dynsim {
+
+// QR of a Gaussian matrix drawn at `counter`, signs fixed by diag(R) so that Q is Haar.
+inline Eigen::MatrixXd random_orthogonal(Index n, const Random& rng, const Counter& counter) {
+  Eigen::MatrixXd g(n, n);
+  rng.normals<double>(counter, g.data(), n * n);
+  const Eigen::HouseholderQR<Eigen::MatrixXd> qr(g);
+  Eigen::MatrixXd q = qr.householderQ() * Eigen::MatrixXd::Identity(n, n);
+  for (Index j = 0; j < n; ++j)
+    if (qr.matrixQR()(j, j) < 0) q.col(j) *= -1.0;
+  return q;
+}
+
+template <class S>
+class SpectralCoupling {
+ public:
+  using Mat = Matrix<S>;
+  using Vec = Vector<S>;
+
+  SpectralCoupling() = default;
+  // psi = [planted | free] (N x N), lambda likewise (N); the first `fixed` entries never train.
+  SpectralCoupling(Mat psi, Vec lambda, Index fixed)
+      : psi_(std::move(psi)), lam_(std::move(lambda)), r_(fixed) {
+    assemble();
+  }
+
+  Index dim() const { return psi_.rows(); }
+  Index fixed() const { return r_; }
+  Index free() const { return dim() - r_; }
+  const Mat& matrix() const { return a_; }  // A
+  const Mat& psi() const { return psi_; }
+  const Vec& lambda() const { return lam_; }
+  Vec& lambda() { return lam_; }  // a model may project the free eigenvalues (then assemble())
+  double condition() const { return condition_; }
+
+  // The trained blocks, views into this object: Psi is column-major, so its free columns are one
+  // contiguous block.
+  std::vector<Parameter<S>> parameters() {
+    return {{"psi_free", psi_.data() + dim() * r_, dim(), free()},
+            {"lambda_free", lam_.data() + r_, free(), 1}};
+  }
+
+  // A = Psi Lambda Psi^-1 solves A Psi = Psi Lambda from the right with the LU (Q Psi = L U):
+  // A = (Psi Lambda) U^-1 L^-1 Q, no inverse and no transposed copies.
+  void assemble() {
+    lu_.compute(psi_);
+    a_.noalias() = psi_ * lam_.asDiagonal();
+    lu_.matrixLU().template triangularView<Eigen::Upper>().template solveInPlace<Eigen::OnTheRight>(
+        a_);
+    lu_.matrixLU()
+        .template triangularView<Eigen::UnitLower>()
+        .template solveInPlace<Eigen::OnTheRight>(a_);
+    a_ = a_ * lu_.permutationP();  // a column permutation, applied in place
+    condition_ = 1.0 / static_cast<double>(lu_.rcond());
+  }
+
+  // From G = dL/dA to (dL/dPsi_free, dL/dlambda_free), written to grads[first], grads[first + 1].
+  // A = P L P^-1: dL/dP = H L - A^T H, dL/dL_jj = sum_i P_ij H_ij, with H = G P^-T. H solves
+  // H P^T = G from the right with the LU (P^T = U^T L^T Q): H = G Q^T L^-T U^-T.
+  void gradients(const Mat& g, std::vector<Mat>& grads, std::size_t first = 0) {
+    const Index m = free();
+    h_.noalias() = g * lu_.permutationP().transpose();
+    const auto lu_t = lu_.matrixLU().transpose();
+    lu_t.template triangularView<Eigen::UnitUpper>().template solveInPlace<Eigen::OnTheRight>(h_);
+    lu_t.template triangularView<Eigen::Lower>().template solveInPlace<Eigen::OnTheRight>(h_);
+    const auto h_free = h_.rightCols(m);
+    if (grads.size() < first + 2) grads.resize(first + 2);
+    grads[first] = h_free * lam_.tail(m).asDiagonal();
+    blas::gemm<S>(blas::Op::t, blas::Op::n, S(-1), a_, h_free, S(1), grads[first]);
+    grads[first + 1] = (psi_.rightCols(m).array() * h_free.array()).colwise().sum().transpose();
+  }
+
+  // penalty * mean over pairs i < j of |cos(u_i, u_j)|, u the free columns; returns it and adds
+  // its gradient to grads[first] (dL/dPsi_free).
+  S orthogonality_penalty(S penalty, std::vector<Mat>& grads, std::size_t first = 0) const {
+    const Index m = free();
+    if (penalty == S(0) || m < 2) return S(0);
+    const auto u = psi_.rightCols(m);
+    const Vec norms = u.colwise().norm().transpose();
+    const Mat uh = u * norms.cwiseInverse().asDiagonal();
+    Mat cs = uh.transpose() * uh;  // cosines, diagonal excluded
+    cs.diagonal().setZero();
+    const S scale = penalty / (S(m) * S(m - 1) / S(2));  // penalty / number of pairs
+    const Mat sgn = cs.array().sign().matrix();
+    const Vec abs_sum = cs.cwiseAbs().rowwise().sum();  // sum_j |cos_ij|
+    // d|cos_ij|/du_i = s_ij (uh_j - cos_ij uh_i) / |u_i|
+    const Mat du = uh * sgn - uh * abs_sum.asDiagonal();
+    grads[first] += scale * (du * norms.cwiseInverse().asDiagonal());
+    return scale * cs.cwiseAbs().sum() / S(2);
+  }
+
+ private:
+  Mat psi_, a_, h_;
+  Vec lam_;
+  Index r_ = 0;
+  Eigen::PartialPivLU<Mat> lu_;
+  double condition_ = 1.0;
+};
+
+template <class S>
+class OuterProductPanel {
+ public:
+  static constexpr Index kColumns = 2048;
+
+  // Room for b more column pairs; flushes into acc when full. Returns the first column to write
+  // u and v at.
+  Index reserve(Index n, Index b, Matrix<S>& acc) {
+    const Index cap = b * std::max<Index>(1, kColumns / b);
+    if (used_ + b > u_.cols() || u_.cols() != cap || u_.rows() != n) {
+      flush(acc);
+      if (u_.cols() != cap || u_.rows() != n) {
+        u_.resize(n, cap);
+        v_.resize(n, cap);
+      }
+    }
+    const Index first = used_;
+    used_ += b;
+    return first;
+  }
+  Matrix<S>& u() { return u_; }
+  Matrix<S>& v() { return v_; }
+
+  // acc += U V^T over the pending columns.
+  void flush(Matrix<S>& acc) {
+    if (used_ == 0) return;
+    blas::gemm<S>(blas::Op::n, blas::Op::t, S(1), u_.leftCols(used_), v_.leftCols(used_), S(1),
+                  acc);
+    used_ = 0;
+  }
+
+ private:
+  Matrix<S> u_, v_;
+  Index used_ = 0;
+};
+
+}  // namespace dynsim
