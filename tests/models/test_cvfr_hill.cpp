@@ -20,23 +20,14 @@ namespace {
 
 template <class S = double>
 std::unique_ptr<Model<S>> cvfr(const std::string& toml, std::uint64_t seed = 7, int threads = 1) {
-  const dynsim_plugin_info* info = dynsim_plugin_entry();
-  const Options o = test::options_from(info->factory->options(), toml);
-  Context ctx;
-  ctx.seed = seed;
-  ctx.threads = threads;
-  auto obj = info->factory->create(precision_of<S>(), o, ctx);
-  return std::unique_ptr<Model<S>>(static_cast<Model<S>*>(obj.release()));
+  return test::entry_model<S>(toml, seed, threads);
 }
 
 std::string error_of(const std::string& toml) {
-  try {
-    cvfr(toml);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return test::input_error_of([&] { cvfr(toml); });
 }
+
+using test::random_matrix;
 
 template <class S>
 Matrix<S> exported(const Model<S>& m, const std::string& name) {
@@ -70,10 +61,6 @@ double rel_err(const Matrix<double>& a, const Matrix<double>& b) {
 }
 
 // Reproducible inputs: Eigen's Random after a fixed srand.
-Matrix<double> random_matrix(Index r, Index c, unsigned seed, double scale) {
-  std::srand(seed);
-  return scale * Matrix<double>::Random(r, c);
-}
 
 }  // namespace
 
@@ -373,12 +360,6 @@ TEST_CASE("cvfr_hill rejects invalid options naming the key", "[cvfr_hill]") {
 
 namespace {
 
-std::unique_ptr<PluginObject> loss_plugin(Registry& reg, const std::string& name) {
-  const PluginRecord& rec = reg.find(PluginKind::loss, name);
-  return rec.factory->create(Precision::f64, test::options_from(rec.factory->options(), ""),
-                             Context{});
-}
-
 // Largest per-block relative error of the adjoint gradient against central differences.
 double training_gradient_error(const std::string& form, Loss<double>& loss, Method method,
                                PluginObject* noise_obj = nullptr) {
@@ -403,37 +384,17 @@ double training_gradient_error(const std::string& form, Loss<double>& loss, Meth
   const std::vector<std::uint64_t> ids = {1, 2, 3, 4};
   std::vector<Matrix<double>> grads, scratch;
   trainer.batch_gradient(in, labels, ids, {}, grads);
-  double worst = 0;
-  auto params = model->parameters();
-  for (std::size_t p = 0; p < params.size(); ++p) {
-    Matrix<double> fd(params[p].rows, params[p].cols);
-    for (Index i = 0; i < fd.size(); ++i) {
-      const double keep = params[p].data[i], h = 1e-6 * std::max(1.0, std::abs(keep));
-      params[p].data[i] = keep + h;
-      model->parameters_changed();
-      const double up = trainer.batch_gradient(in, labels, ids, {}, scratch);
-      params[p].data[i] = keep - h;
-      model->parameters_changed();
-      const double down = trainer.batch_gradient(in, labels, ids, {}, scratch);
-      params[p].data[i] = keep;
-      model->parameters_changed();
-      fd(i) = (up - down) / (2 * h);
-    }
-    INFO(form << " block " << params[p].name);
-    CHECK(fd.norm() > 0);
-    worst = std::max(worst, (grads[p] - fd).norm() / fd.norm());
-  }
-  return worst;
+  INFO(form);
+  return test::fd_gradient_error(
+      *model, grads, [&] { return trainer.batch_gradient(in, labels, ids, {}, scratch); });
 }
 
 }  // namespace
 
 TEST_CASE("cvfr_hill training gradients match finite differences for both forms and losses",
           "[cvfr_hill][adjoint]") {
-  Registry reg;
-  reg.load_directories({DYNSIM_PLUGIN_DIR});
   for (const std::string loss_name : {"mse_state", "mse_activity"}) {
-    auto obj = loss_plugin(reg, loss_name);
+    auto obj = test::loss_plugin(loss_name);
     auto& loss = *static_cast<Loss<double>*>(obj.get());
     for (const std::string form : {"spectral", "projector"})
       for (Method m : {Method::euler, Method::rk4}) {
@@ -445,9 +406,7 @@ TEST_CASE("cvfr_hill training gradients match finite differences for both forms 
 
 TEST_CASE("cvfr_hill fused Euler steps equal the drift path, with the gradient panel flushed",
           "[cvfr_hill][adjoint]") {
-  Registry reg;
-  reg.load_directories({DYNSIM_PLUGIN_DIR});
-  auto obj = loss_plugin(reg, "mse_activity");
+  auto obj = test::loss_plugin("mse_activity");
   auto& loss = *static_cast<Loss<double>*>(obj.get());
   for (const std::string form : {"spectral", "projector"}) {
     INFO(form);
@@ -504,10 +463,10 @@ TEST_CASE("cvfr_hill elementwise passes split across threads cover every column"
 
 TEST_CASE("cvfr_hill with attractor_damped noise: exact gradients for a fixed realisation",
           "[cvfr_hill][adjoint][noise]") {
+  auto loss_obj = test::loss_plugin("mse_activity");
+  auto& loss = *static_cast<Loss<double>*>(loss_obj.get());
   Registry reg;
   reg.load_directories({DYNSIM_PLUGIN_DIR});
-  auto loss_obj = loss_plugin(reg, "mse_activity");
-  auto& loss = *static_cast<Loss<double>*>(loss_obj.get());
   const PluginRecord& rec = reg.find(PluginKind::noise, "attractor_damped");
   for (const std::string formula : {"geometric_mean", "paper_eq8"}) {
     INFO(formula);

@@ -23,23 +23,14 @@ namespace {
 
 template <class S = double>
 std::unique_ptr<Model<S>> sanode(const std::string& toml, std::uint64_t seed = 7, int threads = 1) {
-  const dynsim_plugin_info* info = dynsim_plugin_entry();
-  const Options o = test::options_from(info->factory->options(), toml);
-  Context ctx;
-  ctx.seed = seed;
-  ctx.threads = threads;
-  auto obj = info->factory->create(precision_of<S>(), o, ctx);
-  return std::unique_ptr<Model<S>>(static_cast<Model<S>*>(obj.release()));
+  return test::entry_model<S>(toml, seed, threads);
 }
 
 std::string error_of(const std::string& toml) {
-  try {
-    sanode(toml);
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  return "(no error)";
+  return test::input_error_of([&] { sanode(toml); });
 }
+
+using test::random_matrix;
 
 double exported(const Model<double>& m, const std::string& name) {
   for (auto& [n, a] : m.exports())
@@ -53,11 +44,6 @@ Vector<double> lambdas(const Model<double>& m) {
     if (n == "lambda") return a;
   FAIL("no lambda export");
   return {};
-}
-
-Matrix<double> random_matrix(Index r, Index c, unsigned seed, double scale) {
-  std::srand(seed);
-  return scale * Matrix<double>::Random(r, c);
 }
 
 double max_real_eigenvalue(const Matrix<double>& J) {
@@ -135,12 +121,6 @@ TEST_CASE("sanode jacobian and drift_vjp match central differences, clipped or n
 
 namespace {
 
-std::unique_ptr<PluginObject> loss_plugin(Registry& reg, const std::string& name) {
-  const PluginRecord& rec = reg.find(PluginKind::loss, name);
-  return rec.factory->create(Precision::f64, test::options_from(rec.factory->options(), ""),
-                             Context{});
-}
-
 struct Setup {
   std::unique_ptr<Model<double>> model;
   std::unique_ptr<FixedStepScheme<double>> scheme;
@@ -167,37 +147,16 @@ void setup(Setup& s, const std::string& toml, Loss<double>& loss, Method method,
 double training_gradient_error(Setup& s) {
   std::vector<Matrix<double>> grads, scratch;
   s.trainer->batch_gradient(s.in, s.labels, s.ids, {}, grads);
-  double worst = 0;
-  auto params = s.model->parameters();
-  REQUIRE(grads.size() == params.size());
-  for (std::size_t p = 0; p < params.size(); ++p) {
-    Matrix<double> fd(params[p].rows, params[p].cols);
-    for (Index i = 0; i < fd.size(); ++i) {
-      const double keep = params[p].data[i], h = 1e-6 * std::max(1.0, std::abs(keep));
-      params[p].data[i] = keep + h;
-      s.model->parameters_changed();
-      const double up = s.trainer->batch_gradient(s.in, s.labels, s.ids, {}, scratch);
-      params[p].data[i] = keep - h;
-      s.model->parameters_changed();
-      const double down = s.trainer->batch_gradient(s.in, s.labels, s.ids, {}, scratch);
-      params[p].data[i] = keep;
-      s.model->parameters_changed();
-      fd(i) = (up - down) / (2 * h);
-    }
-    INFO("block " << params[p].name);
-    CHECK(fd.norm() > 0);
-    worst = std::max(worst, (grads[p] - fd).norm() / fd.norm());
-  }
-  return worst;
+  return test::fd_gradient_error(*s.model, grads, [&] {
+    return s.trainer->batch_gradient(s.in, s.labels, s.ids, {}, scratch);
+  });
 }
 
 }  // namespace
 
 TEST_CASE("sanode training gradients match finite differences (Psi, lambda, gamma)",
           "[sanode][adjoint]") {
-  Registry reg;
-  reg.load_directories({DYNSIM_PLUGIN_DIR});
-  auto obj = loss_plugin(reg, "mse_state");
+  auto obj = test::loss_plugin("mse_state");
   auto& loss = *static_cast<Loss<double>*>(obj.get());
   // input_scale 2.5 puts nodes up to 2.5 = 5a: with clip 3 some start clamped.
   for (const std::string clip : {"0.0", "3.0"})
@@ -216,9 +175,7 @@ TEST_CASE("sanode training gradients match finite differences (Psi, lambda, gamm
 }
 
 TEST_CASE("sanode fused Euler steps equal the drift path", "[sanode][adjoint]") {
-  Registry reg;
-  reg.load_directories({DYNSIM_PLUGIN_DIR});
-  auto obj = loss_plugin(reg, "mse_state");
+  auto obj = test::loss_plugin("mse_state");
   auto& loss = *static_cast<Loss<double>*>(obj.get());
   Setup s;
   // 600 steps x 4 items: the gradient panel fills and is flushed mid-pass.
@@ -257,9 +214,7 @@ TEST_CASE("sanode passes split across threads give the same bits", "[sanode]") {
 
 TEST_CASE("sanode training keeps the eigenvalue bound at every step; planted states stay stable",
           "[sanode][adjoint]") {
-  Registry reg;
-  reg.load_directories({DYNSIM_PLUGIN_DIR});
-  auto obj = loss_plugin(reg, "mse_state");
+  auto obj = test::loss_plugin("mse_state");
   auto& loss = *static_cast<Loss<double>*>(obj.get());
   Setup s;
   // Free eigenvalues drawn around the bound (8 gamma a^2 / beta - 0.1 = 2.67 for N = 12) and a

@@ -9,6 +9,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include <catch2/catch.hpp>
+
+#include "common/errors.hpp"
+#include "plugin_host/registry.hpp"
 #include "scenario/scenario.hpp"
 
 extern "C" const dynsim_plugin_info* dynsim_plugin_entry();  // plugins/models/linear, linked in
@@ -22,14 +26,75 @@ Options options_from(const OptionSpecs& specs, const std::string& toml_options) 
 }
 
 template <class S>
-std::unique_ptr<Model<S>> linear_model(const std::string& toml_options) {
+std::unique_ptr<Model<S>> entry_model(const std::string& toml_options, std::uint64_t seed,
+                                      int threads) {
   const dynsim_plugin_info* info = dynsim_plugin_entry();
   const Options o = options_from(info->factory->options(), toml_options);
-  auto obj = info->factory->create(precision_of<S>(), o, Context{});
+  Context ctx;
+  ctx.seed = seed;
+  ctx.threads = threads;
+  auto obj = info->factory->create(precision_of<S>(), o, ctx);
   return std::unique_ptr<Model<S>>(static_cast<Model<S>*>(obj.release()));
+}
+template std::unique_ptr<Model<float>> entry_model<float>(const std::string&, std::uint64_t, int);
+template std::unique_ptr<Model<double>> entry_model<double>(const std::string&, std::uint64_t, int);
+
+template <class S>
+std::unique_ptr<Model<S>> linear_model(const std::string& toml_options) {
+  return entry_model<S>(toml_options, 0, 1);
 }
 template std::unique_ptr<Model<float>> linear_model<float>(const std::string&);
 template std::unique_ptr<Model<double>> linear_model<double>(const std::string&);
+
+std::string input_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+Matrix<double> random_matrix(Index rows, Index cols, unsigned seed, double scale) {
+  std::srand(seed);
+  return scale * Matrix<double>::Random(rows, cols);
+}
+
+std::unique_ptr<PluginObject> loss_plugin(const std::string& name) {
+  static Registry* reg = [] {  // plugins are never unloaded, so neither is their registry
+    auto* r = new Registry;
+    r->load_directories({DYNSIM_PLUGIN_DIR});
+    return r;
+  }();
+  const PluginRecord& rec = reg->find(PluginKind::loss, name);
+  return rec.factory->create(Precision::f64, options_from(rec.factory->options(), ""), Context{});
+}
+
+double fd_gradient_error(Model<double>& model, const std::vector<Matrix<double>>& grads,
+                         const std::function<double()>& loss) {
+  double worst = 0;
+  auto params = model.parameters();
+  REQUIRE(grads.size() == params.size());
+  for (std::size_t p = 0; p < params.size(); ++p) {
+    Matrix<double> fd(params[p].rows, params[p].cols);
+    for (Index i = 0; i < fd.size(); ++i) {
+      const double keep = params[p].data[i], h = 1e-6 * std::max(1.0, std::abs(keep));
+      params[p].data[i] = keep + h;
+      model.parameters_changed();
+      const double up = loss();
+      params[p].data[i] = keep - h;
+      model.parameters_changed();
+      const double down = loss();
+      params[p].data[i] = keep;
+      model.parameters_changed();
+      fd(i) = (up - down) / (2 * h);
+    }
+    INFO("block " << params[p].name);
+    CHECK(fd.norm() > 0);
+    worst = std::max(worst, (grads[p] - fd).norm() / fd.norm());
+  }
+  return worst;
+}
 
 Command run(const std::string& command) {
   Command c{-1, ""};

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <dynsim/sdk.hpp>
+#include <functional>
+#include <memory>
 #include <string>
 
 namespace dynsim::test {
@@ -10,6 +12,30 @@ namespace dynsim::test {
 // The `linear` model plugin, linked into the test binary; built from a TOML snippet of options.
 template <class S>
 std::unique_ptr<Model<S>> linear_model(const std::string& toml_options);
+
+// The model plugin linked into this test binary (its one dynsim_plugin_entry), built from a
+// TOML snippet of options with this seed and thread count.
+template <class S>
+std::unique_ptr<Model<S>> entry_model(const std::string& toml_options, std::uint64_t seed = 7,
+                                      int threads = 1);
+
+// The message of the InputError that f throws, or "(no error)".
+std::string input_error_of(const std::function<void()>& f);
+
+// A reproducible matrix with entries uniform in [-scale, scale].
+Matrix<double> random_matrix(Index rows, Index cols, unsigned seed, double scale);
+
+// The loss plugin `name` (f64, default options) from the build's plugin folder.
+std::unique_ptr<PluginObject> loss_plugin(const std::string& name);
+template <class S>
+Loss<S>& as_loss(const std::unique_ptr<PluginObject>& p) {
+  return *static_cast<Loss<S>*>(p.get());
+}
+
+// Largest relative error, over the model's parameter blocks, between `grads` (from the adjoint)
+// and central differences of loss(); each block's differences must not vanish.
+double fd_gradient_error(Model<double>& model, const std::vector<Matrix<double>>& grads,
+                         const std::function<double()>& loss);
 
 // Options for `specs` from a TOML snippet, checked exactly as a scenario table is.
 Options options_from(const OptionSpecs& specs, const std::string& toml_options);

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -165,18 +166,10 @@ Plan make_plan(const dynsim::Options& o, const dynsim::Context& ctx) {
     ctx.log.warn("option 'templates' is ignored with pattern = \"" + p.pattern + "\"");
 
   // Sizes: the option, else the dataset's, else (templates only) the templates' shape.
-  p.n = o.integer("n");
-  if (p.n == 0) p.n = ctx.data_dim;
-  if (p.n == 0 && use_templates && !templates.empty())
-    p.n = static_cast<Index>(templates.front().size());
-  if (p.n == 0) o.fail("n", "is 0 and the scenario's dataset gives no dimension: set n");
-  p.k = o.integer("classes");
-  if (p.k == 0) p.k = ctx.data_classes;
-  if (p.k == 0 && use_templates) p.k = static_cast<Index>(templates.size());
-  if (p.k == 0) o.fail("classes", "is 0 and the scenario's dataset gives no class count: set it");
-  if (p.k >= p.n)
-    o.fail("classes", "K = " + std::to_string(p.k) + " must be smaller than N = " +
-                          std::to_string(p.n) + " (K planted eigenvectors plus free ones)");
+  std::tie(p.n, p.k) = dynsim::planted_sizes(
+      o, ctx,
+      use_templates && !templates.empty() ? static_cast<Index>(templates.front().size()) : 0,
+      use_templates ? static_cast<Index>(templates.size()) : 0);
 
   const double nd = static_cast<double>(p.n);
   p.c = o.real("c") > 0 ? o.real("c") : o.real("c_scale") / nd;
@@ -242,20 +235,8 @@ Plan make_plan(const dynsim::Options& o, const dynsim::Context& ctx) {
   p.q = dynsim::random_orthogonal(p.n, init, dynsim::Counter{0, 0, 0, 0});
 
   const Index m = p.spectral ? p.n - r : p.n;
-  const double ea = o.real("eig_a"), eb = o.real("eig_b");
-  const bool uniform = o.string("eig_init") == "uniform";
-  if (uniform && eb < ea)
-    o.fail("eig_b", "upper bound " + num(eb) + " is below eig_a = " + num(ea));
-  if (!uniform && eb < 0) o.fail("eig_b", "standard deviation " + num(eb) + " is negative");
-  p.eig.resize(m);
-  const dynsim::Counter eig_counter{0, 1, 0, 0};  // another draw than the Gaussian matrix
-  if (uniform) {
-    init.uniforms<double>(eig_counter, p.eig.data(), m);
-    p.eig = (ea + (eb - ea) * p.eig.array()).matrix();
-  } else {
-    init.normals<double>(eig_counter, p.eig.data(), m);
-    p.eig = (ea + eb * p.eig.array()).matrix();
-  }
+  // Another draw than the Gaussian matrix.
+  p.eig = dynsim::draw_eigenvalues(o, m, init, dynsim::Counter{0, 1, 0, 0});
   p.init_gain = o.real("init_gain");
   p.ortho_penalty = o.real("ortho_penalty");
   return p;
@@ -269,63 +250,58 @@ class CvfrHill final : public dynsim::Model<S> {
  public:
   static dynsim::OptionSpecs options() {
     using namespace dynsim::opt;
-    return {
-        integer("n", "state dimension N (0: the dataset's dimension)")
-            .def(std::int64_t{0})
-            .at_least(0),
-        integer("classes", "number of classes K < N, one planted attractor each (0: the dataset's)")
-            .def(std::int64_t{0})
-            .at_least(0),
-        real("c", "Hill constant in f(x) = x^2/(c + x^2) (0: c_scale / N)").def(0.0).at_least(0),
-        real("c_scale", "c = c_scale / N when c = 0 (authors: 1/8)").def(0.125).positive(),
-        real("beta", "coupling scale (0: 1/sqrt(N))").def(0.0).at_least(0),
-        real_list("lambda",
-                  "planted eigenvalue: one shared value or K values (one per class); "
-                  "needs (beta*lambda)^2 > 4c")
-            .def(std::vector<double>{1.0}),
-        string("alphabet", "values of planted states: \"0p\" = {0, x_p}, \"0mp\" = {0, x_m, x_p}")
-            .def(std::string("0p"))
-            .one_of({"0p", "0mp"}),
-        string("pattern",
-               "planted patterns: block_off (x_p but block k), block_on (block k at x_p), "
-               "random, binary (class k+1 in base 2 or 3 over blocks), templates")
-            .def(std::string("block_off"))
-            .one_of({"block_off", "block_on", "random", "binary", "templates"}),
-        real("density", "pattern = random: probability that a node is nonzero")
-            .def(0.5)
-            .positive()
-            .at_most(1.0),
-        integer("pattern_seed", "pattern = random: seed of the patterns' draw")
-            .def(std::int64_t{1})
-            .at_least(0),
-        real_matrix("templates",
-                    "pattern = templates: K rows of N values; >= 0.5 -> x_p, < -0.5 -> x_m "
-                    "(alphabet 0mp), else 0")
-            .def(std::vector<std::vector<double>>{}),
-        string("parameterisation",
-               "spectral: M = Psi Lambda Psi^-1; projector: M = A (I - P) + Psi_K diag(lambda) "
-               "Psi_K^+")
-            .def(std::string("spectral"))
-            .one_of({"spectral", "projector"}),
-        real("init_gain", "spectral: scale of the orthogonal init of the free Psi columns")
-            .def(1.3)
-            .positive(),
-        string("eig_init", "free eigenvalues: uniform U(eig_a, eig_b) or normal N(eig_a, eig_b^2)")
-            .def(std::string("uniform"))
-            .one_of({"uniform", "normal"}),
-        real("eig_a", "free eigenvalues: lower bound (uniform) or mean (normal)").def(-0.4),
-        real("eig_b", "free eigenvalues: upper bound (uniform) or standard deviation (normal)")
-            .def(0.4),
-        real("input_scale",
-             "initial state = input_scale * input (x_p puts a pixel of 1 at the 'on' value)")
-            .def(1.0)
-            .positive(),
-        real("ortho_penalty",
-             "spectral: loss += penalty * mean |cos| between distinct free Psi columns "
-             "(authors: 0.004; ignored by projector)")
-            .def(0.0)
-            .at_least(0),
-    };
+    dynsim::OptionSpecs specs = dynsim::planted_model_options("uniform", -0.4, 0.4);
+    for (auto& e : dynsim::OptionSpecs{
+             real("c", "Hill constant in f(x) = x^2/(c + x^2) (0: c_scale / N)")
+                 .def(0.0)
+                 .at_least(0),
+             real("c_scale", "c = c_scale / N when c = 0 (authors: 1/8)").def(0.125).positive(),
+             real("beta", "coupling scale (0: 1/sqrt(N))").def(0.0).at_least(0),
+             real_list("lambda",
+                       "planted eigenvalue: one shared value or K values (one per class); "
+                       "needs (beta*lambda)^2 > 4c")
+                 .def(std::vector<double>{1.0}),
+             string("alphabet",
+                    "values of planted states: \"0p\" = {0, x_p}, \"0mp\" = {0, x_m, x_p}")
+                 .def(std::string("0p"))
+                 .one_of({"0p", "0mp"}),
+             string("pattern",
+                    "planted patterns: block_off (x_p but block k), block_on (block k at x_p), "
+                    "random, binary (class k+1 in base 2 or 3 over blocks), templates")
+                 .def(std::string("block_off"))
+                 .one_of({"block_off", "block_on", "random", "binary", "templates"}),
+             real("density", "pattern = random: probability that a node is nonzero")
+                 .def(0.5)
+                 .positive()
+                 .at_most(1.0),
+             integer("pattern_seed", "pattern = random: seed of the patterns' draw")
+                 .def(std::int64_t{1})
+                 .at_least(0),
+             real_matrix("templates",
+                         "pattern = templates: K rows of N values; >= 0.5 -> x_p, < -0.5 -> x_m "
+                         "(alphabet 0mp), else 0")
+                 .def(std::vector<std::vector<double>>{}),
+             string(
+                 "parameterisation",
+                 "spectral: M = Psi Lambda Psi^-1; projector: M = A (I - P) + Psi_K diag(lambda) "
+                 "Psi_K^+")
+                 .def(std::string("spectral"))
+                 .one_of({"spectral", "projector"}),
+             real("init_gain", "spectral: scale of the orthogonal init of the free Psi columns")
+                 .def(1.3)
+                 .positive(),
+             real("input_scale",
+                  "initial state = input_scale * input (x_p puts a pixel of 1 at the 'on' value)")
+                 .def(1.0)
+                 .positive(),
+             real("ortho_penalty",
+                  "spectral: loss += penalty * mean |cos| between distinct free Psi columns "
+                  "(authors: 0.004; ignored by projector)")
+                 .def(0.0)
+                 .at_least(0),
+         })
+      specs.push_back(e);
+    return specs;
   }
 
   CvfrHill(const dynsim::Options& o, const dynsim::Context& ctx) {

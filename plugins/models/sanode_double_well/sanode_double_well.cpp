@@ -24,6 +24,7 @@
 #include <limits>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -94,62 +95,49 @@ class SanodeDoubleWell final : public dynsim::Model<S> {
  public:
   static dynsim::OptionSpecs options() {
     using namespace dynsim::opt;
-    return {
-        integer("n", "state dimension N (0: the dataset's dimension)")
-            .def(std::int64_t{0})
-            .at_least(0),
-        integer("classes", "number of classes K < N, one planted attractor each (0: the dataset's)")
-            .def(std::int64_t{0})
-            .at_least(0),
-        real("a", "the wells sit at -a and +a").def(0.5).positive(),
-        real("gamma", "depth of the wells: potential gamma (x^2 - a^2)^2").def(0.4).positive(),
-        boolean("train_gamma", "train gamma (kept >= gamma_min by projection)").def(true),
-        real("gamma_min", "smallest gamma training may reach").def(1e-3).positive(),
-        real("beta", "coupling scale (0: 1/sqrt(N))").def(0.0).at_least(0),
-        string("pattern",
-               "planted patterns: block_off (+a but a block of N/(K+2) nodes at -a), block_on "
-               "(-a but the block at +a), random (+a with probability density), templates")
-            .def(std::string("block_off"))
-            .one_of({"block_off", "block_on", "random", "templates"}),
-        real("density", "pattern = random: probability that a node is +a")
-            .def(0.5)
-            .positive()
-            .at_most(1.0),
-        integer("pattern_seed", "pattern = random: seed of the patterns' draw")
-            .def(std::int64_t{1})
-            .at_least(0),
-        real_matrix("templates", "pattern = templates: K rows of N values; >= 0.5 -> +a, else -a")
-            .def(std::vector<std::vector<double>>{}),
-        real("init_gain", "scale of the orthogonal init of the free Psi columns")
-            .def(1.15)
-            .positive(),
-        string("eig_init", "free eigenvalues: uniform U(eig_a, eig_b) or normal N(eig_a, eig_b^2)")
-            .def(std::string("normal"))
-            .one_of({"uniform", "normal"}),
-        real("eig_a", "free eigenvalues: lower bound (uniform) or mean (normal)").def(-5.0),
-        real("eig_b", "free eigenvalues: upper bound (uniform) or standard deviation (normal)")
-            .def(1.0),
-        real("margin", "free eigenvalues are kept <= 8 gamma a^2 / beta - margin (units of lambda)")
-            .def(0.1)
-            .at_least(0),
-        real("clip", "evaluate the drift at the state clamped to [-clip a, clip a] (0: off)")
-            .def(0.0)
-            .at_least(0),
-        real("input_scale", "initial state = input_scale * input").def(1.0).positive(),
-        real("ortho_penalty", "loss += penalty * mean |cos| between distinct free Psi columns")
-            .def(0.01)
-            .at_least(0),
-    };
+    dynsim::OptionSpecs specs = dynsim::planted_model_options("normal", -5.0, 1.0);
+    for (auto& e : dynsim::OptionSpecs{
+             real("a", "the wells sit at -a and +a").def(0.5).positive(),
+             real("gamma", "depth of the wells: potential gamma (x^2 - a^2)^2").def(0.4).positive(),
+             boolean("train_gamma", "train gamma (kept >= gamma_min by projection)").def(true),
+             real("gamma_min", "smallest gamma training may reach").def(1e-3).positive(),
+             real("beta", "coupling scale (0: 1/sqrt(N))").def(0.0).at_least(0),
+             string("pattern",
+                    "planted patterns: block_off (+a but a block of N/(K+2) nodes at -a), block_on "
+                    "(-a but the block at +a), random (+a with probability density), templates")
+                 .def(std::string("block_off"))
+                 .one_of({"block_off", "block_on", "random", "templates"}),
+             real("density", "pattern = random: probability that a node is +a")
+                 .def(0.5)
+                 .positive()
+                 .at_most(1.0),
+             integer("pattern_seed", "pattern = random: seed of the patterns' draw")
+                 .def(std::int64_t{1})
+                 .at_least(0),
+             real_matrix("templates",
+                         "pattern = templates: K rows of N values; >= 0.5 -> +a, else -a")
+                 .def(std::vector<std::vector<double>>{}),
+             real("init_gain", "scale of the orthogonal init of the free Psi columns")
+                 .def(1.15)
+                 .positive(),
+             real("margin",
+                  "free eigenvalues are kept <= 8 gamma a^2 / beta - margin (units of lambda)")
+                 .def(0.1)
+                 .at_least(0),
+             real("clip", "evaluate the drift at the state clamped to [-clip a, clip a] (0: off)")
+                 .def(0.0)
+                 .at_least(0),
+             real("input_scale", "initial state = input_scale * input").def(1.0).positive(),
+             real("ortho_penalty", "loss += penalty * mean |cos| between distinct free Psi columns")
+                 .def(0.01)
+                 .at_least(0),
+         })
+      specs.push_back(e);
+    return specs;
   }
 
   SanodeDoubleWell(const dynsim::Options& o, const dynsim::Context& ctx) : opts_(o) {
-    n_ = o.integer("n") ? o.integer("n") : ctx.data_dim;
-    if (n_ == 0) o.fail("n", "is 0 and the scenario's dataset gives no dimension: set n");
-    k_ = o.integer("classes") ? o.integer("classes") : ctx.data_classes;
-    if (k_ == 0) o.fail("classes", "is 0 and the scenario's dataset gives no class count: set it");
-    if (k_ >= n_)
-      o.fail("classes", "K = " + std::to_string(k_) + " must be smaller than N = " +
-                            std::to_string(n_) + " (K planted eigenvectors plus free ones)");
+    std::tie(n_, k_) = dynsim::planted_sizes(o, ctx);
     const double a = o.real("a");
     a_ = static_cast<S>(a);
     gamma_ = static_cast<S>(o.real("gamma"));
@@ -172,18 +160,7 @@ class SanodeDoubleWell final : public dynsim::Model<S> {
     const dynsim::Random init(ctx.seed, dynsim::Stream::init);
     const MatD q = dynsim::random_orthogonal(n_, init, dynsim::Counter{0, 0, 0, 0});
     const Index m = n_ - k_;
-    VecD eig(m);
-    const double ea = o.real("eig_a"), eb = o.real("eig_b");
-    const dynsim::Counter eig_counter{0, 1, 0, 0};
-    if (o.string("eig_init") == "uniform") {
-      if (eb < ea) o.fail("eig_b", "upper bound " + num(eb) + " is below eig_a = " + num(ea));
-      init.uniforms<double>(eig_counter, eig.data(), m);
-      eig = (ea + (eb - ea) * eig.array()).matrix();
-    } else {
-      if (eb < 0) o.fail("eig_b", "standard deviation " + num(eb) + " is negative");
-      init.normals<double>(eig_counter, eig.data(), m);
-      eig = (ea + eb * eig.array()).matrix();
-    }
+    const VecD eig = dynsim::draw_eigenvalues(o, m, init, dynsim::Counter{0, 1, 0, 0});
     MatD psi(n_, n_);
     psi << planted, o.real("init_gain") * q.leftCols(m);
     VecD lam = VecD::Zero(n_);

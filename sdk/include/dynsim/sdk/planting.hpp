@@ -2,6 +2,8 @@
 // sanode_double_well and open to user models:
 //
 //   random_orthogonal   a Haar-random orthogonal matrix from the counter-based generator;
+//   planted_model_options, planted_sizes, draw_eigenvalues   the options such models share (sizes
+//                       and the free eigenvalues' init), resolved;
 //   SpectralCoupling    A = Psi Lambda Psi^-1 with the first r columns of Psi (and their
 //                       eigenvalues) fixed, the rest trained; maps dL/dA to the trained blocks
 //                       and carries the orthogonality penalty between free columns;
@@ -15,7 +17,9 @@
 #include <vector>
 
 #include "dynsim/sdk/blas.hpp"
+#include "dynsim/sdk/context.hpp"
 #include "dynsim/sdk/model.hpp"
+#include "dynsim/sdk/options.hpp"
 #include "dynsim/sdk/random.hpp"
 #include "dynsim/sdk/types.hpp"
 
@@ -30,6 +34,57 @@ inline Eigen::MatrixXd random_orthogonal(Index n, const Random& rng, const Count
   for (Index j = 0; j < n; ++j)
     if (qr.matrixQR()(j, j) < 0) q.col(j) *= -1.0;
   return q;
+}
+
+// Options every planted model shares: n and classes (0: the dataset's), eig_init (uniform
+// U(eig_a, eig_b) or normal N(eig_a, eig_b^2)), eig_a and eig_b, with the model's defaults.
+inline OptionSpecs planted_model_options(const std::string& init, double a, double b) {
+  using namespace opt;
+  return {
+      integer("n", "state dimension N (0: the dataset's dimension)")
+          .def(std::int64_t{0})
+          .at_least(0),
+      integer("classes", "number of classes K < N, one planted attractor each (0: the dataset's)")
+          .def(std::int64_t{0})
+          .at_least(0),
+      string("eig_init", "free eigenvalues: uniform U(eig_a, eig_b) or normal N(eig_a, eig_b^2)")
+          .def(init)
+          .one_of({"uniform", "normal"}),
+      real("eig_a", "free eigenvalues: lower bound (uniform) or mean (normal)").def(a),
+      real("eig_b", "free eigenvalues: upper bound (uniform) or standard deviation (normal)")
+          .def(b)};
+}
+
+// N and K from those options, else from the scenario's dataset, else the fallbacks (a model's
+// own source, say templates); K planted plus at least one free direction.
+inline std::pair<Index, Index> planted_sizes(const Options& o, const Context& ctx,
+                                             Index n_fallback = 0, Index k_fallback = 0) {
+  Index n = o.integer("n"), k = o.integer("classes");
+  if (n == 0) n = ctx.data_dim ? ctx.data_dim : n_fallback;
+  if (n == 0) o.fail("n", "is 0 and the scenario's dataset gives no dimension: set n");
+  if (k == 0) k = ctx.data_classes ? ctx.data_classes : k_fallback;
+  if (k == 0) o.fail("classes", "is 0 and the scenario's dataset gives no class count: set it");
+  if (k >= n)
+    o.fail("classes", "K = " + std::to_string(k) + " must be smaller than N = " +
+                          std::to_string(n) + " (K planted eigenvectors plus free ones)");
+  return {n, k};
+}
+
+// m free eigenvalues as those options ask, drawn at `counter`.
+inline Eigen::VectorXd draw_eigenvalues(const Options& o, Index m, const Random& rng,
+                                        const Counter& counter) {
+  const double a = o.real("eig_a"), b = o.real("eig_b");
+  Eigen::VectorXd eig(m);
+  if (o.string("eig_init") == "uniform") {
+    if (b < a)
+      o.fail("eig_b",
+             "upper bound " + std::to_string(b) + " is below eig_a = " + std::to_string(a));
+    rng.uniforms<double>(counter, eig.data(), m);
+    return (a + (b - a) * eig.array()).matrix();
+  }
+  if (b < 0) o.fail("eig_b", "standard deviation " + std::to_string(b) + " is negative");
+  rng.normals<double>(counter, eig.data(), m);
+  return (a + b * eig.array()).matrix();
 }
 
 template <class S>
