@@ -92,7 +92,7 @@ std::string fmt_stat(const std::vector<double>& v, double scale, int digits) {
   o.setf(std::ios::fixed);
   o.precision(digits);
   o << s.mean;
-  if (ok.size() > 1) o << " ± " << s.sd;
+  if (s.max > s.min) o << " ± " << s.sd;  // a constant (a parameter count, say) has no spread
   return o.str();
 }
 
@@ -246,10 +246,10 @@ int run_comparison(const Comparison& c, const fs::path& out, const CompareCallba
         "mean time to converge | spurious at horizon (%) | training (s) | parameters |\n"
      << "|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& v : c.variants) {
-    const auto& fs = runs[v.name];
+    const auto& rs = runs[v.name];
     auto col = [&](double RunFigures::*m) {
       std::vector<double> x;
-      for (const auto& f : fs) x.push_back(f.*m);
+      for (const auto& f : rs) x.push_back(f.*m);
       return x;
     };
     auto mean_of = [&](double RunFigures::*m) {
@@ -263,7 +263,7 @@ int run_comparison(const Comparison& c, const fs::path& out, const CompareCallba
     double min_margin = NAN;
     for (double m : margins)
       if (!std::isnan(m)) min_margin = std::isnan(min_margin) ? m : std::min(min_margin, m);
-    table << v.name << "," << fs.size() << "," << acc.mean << "," << acc.sd << ","
+    table << v.name << "," << rs.size() << "," << acc.mean << "," << acc.sd << ","
           << mean_of(&RunFigures::acc_horizon).mean << "," << min_margin << ","
           << mean_of(&RunFigures::conv_time).mean << "," << mean_of(&RunFigures::spurious).mean
           << "," << mean_of(&RunFigures::train_seconds).mean << ","
@@ -271,7 +271,7 @@ int run_comparison(const Comparison& c, const fs::path& out, const CompareCallba
     std::ostringstream mm;
     mm.precision(3);
     mm << min_margin;
-    md << "| " << v.name << " | " << fs.size() << " | " << fmt_stat(col(&RunFigures::acc_T), 100, 2)
+    md << "| " << v.name << " | " << rs.size() << " | " << fmt_stat(col(&RunFigures::acc_T), 100, 2)
        << " | " << fmt_stat(col(&RunFigures::acc_horizon), 100, 2) << " | "
        << (std::isnan(min_margin) ? "-" : mm.str()) << " | "
        << fmt_stat(col(&RunFigures::conv_time), 1, 2) << " | "
@@ -295,15 +295,15 @@ int run_comparison(const Comparison& c, const fs::path& out, const CompareCallba
   std::ostringstream dat, gp;
   std::vector<std::string> titles;
   for (const auto& v : c.variants) {
-    const auto& fs = runs[v.name];
-    if (fs.empty()) continue;
+    const auto& rs = runs[v.name];
+    if (rs.empty()) continue;
     std::size_t epochs = 0;
-    for (const auto& f : fs) epochs = std::max(epochs, f.val_accuracy.size());
+    for (const auto& f : rs) epochs = std::max(epochs, f.val_accuracy.size());
     if (epochs == 0) continue;
     dat << "# " << v.name << "\n";
     for (std::size_t e = 0; e < epochs; ++e) {
       std::vector<double> va, tl;
-      for (const auto& f : fs)
+      for (const auto& f : rs)
         if (e < f.val_accuracy.size()) {
           va.push_back(f.val_accuracy[e]);
           tl.push_back(f.train_loss[e]);
