@@ -16,6 +16,7 @@
 #include "common/errors.hpp"
 #include "common/version.hpp"
 #include "jobs/compare.hpp"
+#include "jobs/generate.hpp"
 #include "jobs/instances.hpp"
 #include "jobs/simulate.hpp"
 #include "jobs/sweep.hpp"
@@ -98,7 +99,10 @@ struct Common {
   std::vector<std::string> sets;
   std::optional<std::int64_t> seed, threads;
   bool in_sweep = false;  // a run of a sweep: its [sweep] table is not run again
-  std::string eval_name;  // evaluate: the subfolder of RUN/evaluations (default: the time)
+  std::string eval_name;  // evaluate, generate: the subfolder of RUN/evaluations or RUN/generated
+  GenerateConfig gen;     // generate
+  std::vector<int> gen_classes;
+  std::vector<std::int64_t> gen_interpolate;
   std::vector<std::string> all_sets() const {
     auto s = sets;
     if (seed) s.push_back("scenario.seed=" + std::to_string(*seed));
@@ -140,7 +144,7 @@ std::string describe_wiring(const Wiring& w) {
   return s.str();
 }
 
-enum class Mode { run, validate, resume, evaluate, stability };
+enum class Mode { run, validate, resume, evaluate, stability, generate };
 
 // Routes the log into RUN/run.log from here on, after what was logged before the folder existed.
 void attach_run_log(const RunFolder& out, spdlog::logger& log) {
@@ -164,9 +168,22 @@ void attach_run_log(const RunFolder& out, spdlog::logger& log) {
 }
 
 template <class S>
-int run_job(const Wiring& w, Mode mode, const std::filesystem::path& out_dir,
-            const std::string& eval_name, const std::string& command_line, spdlog::logger& log) {
+int run_job(const Wiring& w, Mode mode, const std::filesystem::path& out_dir, const Common& c,
+            const std::string& command_line, spdlog::logger& log) {
+  const std::string& eval_name = c.eval_name;
   auto in = instantiate<S>(w, LogSink{plugin_log, &log}, data_dir());
+  if (mode == Mode::generate) {
+    load_model(out_dir / "model", *in.model);
+    RunFolder out = RunFolder::create(
+        out_dir / "generated" / (eval_name.empty() ? utc_timestamp(true) : eval_name), w.name);
+    attach_run_log(out, log);
+    log.info("dynsim {} generate -> {}", kDynsimVersion, out.dir().string());
+    nlohmann::json result = generate(w, in, out, c.gen, log);
+    result["command"] = command_line;
+    out.write_json("generate.json", result);
+    std::cout << out.dir().string() << "\n";
+    return 0;
+  }
   if (mode == Mode::evaluate || mode == Mode::stability) {
     // out_dir is the trained run's folder; results go to a new subfolder of it.
     load_model(out_dir / "model", *in.model);
@@ -236,7 +253,8 @@ int cmd_sweep(const Common& c, const Sweep& sweep, const std::string& out,
 int cmd_run(const Common& c, Mode mode, const std::string& out, const std::string& command_line,
             spdlog::logger& log) {
   std::filesystem::path scenario = c.scenario, out_dir = out;
-  if (mode == Mode::evaluate || mode == Mode::stability || mode == Mode::resume) {
+  if (mode == Mode::evaluate || mode == Mode::stability || mode == Mode::resume ||
+      mode == Mode::generate) {
     // These start from a run folder: its resolved scenario, with any --set on top.
     out_dir = mode == Mode::resume ? out : c.scenario;
     scenario = out_dir / "scenario.resolved.toml";
@@ -250,9 +268,8 @@ int cmd_run(const Common& c, Mode mode, const std::string& out, const std::strin
   if (sweep && mode == Mode::run && !c.in_sweep)
     return cmd_sweep(c, *sweep, out, command_line, log);
   set_threads(w.threads);
-  return w.precision == Precision::f32
-             ? run_job<float>(w, mode, out_dir, c.eval_name, command_line, log)
-             : run_job<double>(w, mode, out_dir, c.eval_name, command_line, log);
+  return w.precision == Precision::f32 ? run_job<float>(w, mode, out_dir, c, command_line, log)
+                                       : run_job<double>(w, mode, out_dir, c, command_line, log);
 }
 
 // A scenario's [sweep]: every grid point and seed trained (reusing finished runs), each model
@@ -478,7 +495,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
 
-  Common run_opts, val_opts, eval_opts, stab_opts;
+  Common run_opts, val_opts, eval_opts, stab_opts, gen_opts;
   std::string out, resume, seeds;
   auto* run = app.add_subcommand("run", "run a scenario (simulate or train) into a run folder");
   add_common(run, run_opts, "scenario", "scenario file (TOML)", false);
@@ -498,6 +515,33 @@ int main(int argc, char** argv) {
   auto* stability = app.add_subcommand(
       "stability", "reload a trained run's model and analyse its planted attractors");
   add_common(stability, stab_opts, "run_dir", "folder of a training run", true);
+  auto* gen = app.add_subcommand(
+      "generate",
+      "decode samples around a trained run's attractors (LNA, empirical, SDE) into "
+      "RUN_DIR/generated/");
+  add_common(gen, gen_opts, "run_dir", "folder of a training run (with a decoder: [latent])", true);
+  GenerateConfig& gc = gen_opts.gen;
+  gen->add_option("--class", gen_opts.gen_classes, "class to sample (repeatable; default: all)");
+  gen->add_option("--count", gc.count, "samples per class")->check(CLI::Range(1, 100000));
+  gen->add_option("--mode", gc.mode,
+                  "lna: N(x_k, Sigma_k) of the linear noise approximation; "
+                  "empirical: N(mean, cov) of x(T) over the class's training items; sde: paths "
+                  "of the SDE from x_k")
+      ->check(CLI::IsMember({"lna", "empirical", "sde"}));
+  gen->add_option("--time", gc.sde_time, "sde: length of each path (default: the scenario's T)");
+  gen->add_option("--max-items", gc.max_items, "empirical: class items used at most");
+  gen->add_option("--interpolate", gen_opts.gen_interpolate,
+                  "two test item indices: decoded points between their final states")
+      ->expected(2);
+  gen->add_option("--steps", gc.interpolate_steps, "interpolate: points between the two");
+  gen->add_option("--disentangle", gc.disentangle,
+                  "class: a grid along the top two principal directions of its LNA covariance");
+  gen->add_option("--grid", gc.grid, "disentangle: points per direction");
+  gen->add_option("--span", gc.span, "disentangle: +- this many standard deviations");
+  gen->add_option("--classifier", gc.classifier,
+                  "a trained classifier run: the share of samples it assigns to their class");
+  gen->add_option("--name", gen_opts.eval_name,
+                  "subfolder of RUN_DIR/generated (default: the time)");
   std::vector<std::string> compare_files, compare_sets;
   std::string compare_out, compare_seeds;
   std::optional<std::int64_t> compare_threads;
@@ -547,6 +591,12 @@ int main(int argc, char** argv) {
     if (*validate) return cmd_run(val_opts, Mode::validate, "", command_line, *log);
     if (*evaluate) return cmd_run(eval_opts, Mode::evaluate, "", command_line, *log);
     if (*stability) return cmd_run(stab_opts, Mode::stability, "", command_line, *log);
+    if (*gen) {
+      gen_opts.gen.classes = gen_opts.gen_classes;
+      if (!gen_opts.gen_interpolate.empty())
+        gen_opts.gen.interpolate = {gen_opts.gen_interpolate[0], gen_opts.gen_interpolate[1]};
+      return cmd_run(gen_opts, Mode::generate, "", command_line, *log);
+    }
     if (*compare)
       return cmd_compare(compare_files, compare_sets, compare_seeds, compare_threads, compare_out,
                          command_line, *log);

@@ -29,6 +29,10 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
   std::vector<std::uint64_t> ids;
   std::vector<std::int64_t> votes;    // item x class, for the majority vote over draws
   std::vector<std::int64_t> arrival;  // per column: first step at an attractor, or -1
+  std::vector<Matrix<S>> scratch;     // parameter contributions of item_loss, not used here
+  if (loss)
+    for (const auto& [rows, cols] : model.accumulator_shapes())
+      scratch.push_back(Matrix<S>::Zero(rows, cols));
   // Steps one at a time (the same bits as one run: draws are keyed by step) and notes the first
   // step at which each column is within tolerance of a planted attractor; that check costs
   // K x N per column and step, next to the N x N of the step itself.
@@ -64,8 +68,9 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
       advance(X, 0, steps, ids, k);
       if (loss) {
         dX.resize(X.rows(), b);
-        r.at_T.loss_sum +=
-            static_cast<double>(loss->value_and_grad(model, X, labels, dX)) * double(b);
+        double l = static_cast<double>(loss->value_and_grad(model, X, labels, dX));
+        l += static_cast<double>(model.item_loss(in, X, dX, scratch));
+        r.at_T.loss_sum += l * double(b);
       }
       const std::vector<int> predicted = classifier.add(X, labels, r.at_T);
       for (Index j = 0; j < b; ++j)

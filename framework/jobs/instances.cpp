@@ -4,6 +4,7 @@
 
 #include "common/errors.hpp"
 #include "common/version.hpp"
+#include "latent/latent_model.hpp"
 
 namespace dynsim {
 
@@ -26,6 +27,9 @@ Instances<S> instantiate(const Wiring& w, LogSink sink, const std::string& data)
     if (in.dataset) {
       ctx.data_dim = static_cast<long>(in.dataset->dim());
       ctx.data_classes = in.dataset->classes();
+      // A latent model's state is the latent space, whatever the items' dimension.
+      if (kind == PluginKind::model && w.latent)
+        ctx.data_dim = static_cast<long>(w.latent_table.integer("dim"));
     }
     std::unique_ptr<PluginObject> obj;
     try {
@@ -56,6 +60,20 @@ Instances<S> instantiate(const Wiring& w, LogSink sink, const std::string& data)
         break;
     }
     in.owned.push_back(std::move(obj));
+  }
+  if (w.latent) {
+    if (!in.dataset)
+      throw InputError(w.scenario.where_table("latent") +
+                       ": [latent] needs a [dataset]: the encoder's input is an item");
+    if (in.model->dim() != w.latent_table.integer("dim"))
+      throw InputError(w.scenario.where_table("latent") +
+                       ": [latent] dim = " + std::to_string(w.latent_table.integer("dim")) +
+                       " but the model's state has " + std::to_string(in.model->dim()) +
+                       " dimensions (set [model] n to match)");
+    auto wrapped =
+        std::make_unique<LatentModel<S>>(*in.model, in.dataset->dim(), w.latent_table, w.seed);
+    in.model = wrapped.get();
+    in.owned.push_back(std::move(wrapped));  // its destructor leaves the inner model alone
   }
   if (in.noise) in.noise->bind(*in.model);
   if (in.dataset && in.dataset->dim() != in.model->input_dim())

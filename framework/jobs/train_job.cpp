@@ -47,8 +47,6 @@ EvalConfig eval_config(const Options& e) {
   return c;
 }
 
-namespace {
-
 template <class S>
 Items<S> load_split(Dataset<S>& d, Split which, std::int64_t max_items) {
   Items<S> items = d.load(which);
@@ -65,6 +63,8 @@ FixedStepScheme<S> scheme_for(const Wiring& w, Instances<S>& in) {
   return FixedStepScheme<S>(w.integrator.method, w.integrator.dt, w.integrator.t0, *in.model,
                             in.noise, w.threads);
 }
+
+namespace {
 
 void write_history_csv(const RunFolder& out, const TrainState& s) {
   std::ostringstream o;
@@ -364,6 +364,10 @@ nlohmann::json stability_report(const Wiring& w, Instances<S>& in, const RunFold
           {"all_returned", all_back}};
 }
 
+template Items<float> load_split<float>(Dataset<float>&, Split, std::int64_t);
+template Items<double> load_split<double>(Dataset<double>&, Split, std::int64_t);
+template FixedStepScheme<float> scheme_for<float>(const Wiring&, Instances<float>&);
+template FixedStepScheme<double> scheme_for<double>(const Wiring&, Instances<double>&);
 template class TrainJob<float>;
 template class TrainJob<double>;
 template nlohmann::json evaluate_model<float>(const Wiring&, Instances<float>&, const RunFolder&,

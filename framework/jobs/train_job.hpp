@@ -17,6 +17,13 @@
 namespace dynsim {
 
 TrainConfig train_config(const Options& train_table);
+
+// A split of the dataset, cut to its first max_items (0: all).
+template <class S>
+Items<S> load_split(Dataset<S>& d, Split which, std::int64_t max_items);
+// The scenario's fixed-step scheme over the run's model and noise law.
+template <class S>
+FixedStepScheme<S> scheme_for(const Wiring& w, Instances<S>& in);
 EvalConfig eval_config(const Options& evaluate_table);
 
 template <class S>

@@ -5,6 +5,7 @@
 
 #include "common/errors.hpp"
 #include "common/version.hpp"
+#include "latent/latent_model.hpp"
 
 namespace dynsim {
 namespace fs = std::filesystem;
@@ -153,6 +154,7 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
                .def(0.05)
                .positive(),
        }},
+      {"latent", latent_options()},
   };
   return tables;
 }
@@ -189,6 +191,7 @@ toml::table Wiring::resolved() const {
   // Exactly one of t_end and steps was given; the resolved file keeps that one so it reruns.
   integ.erase(integrator_table.integer("steps") == 0 ? "steps" : "t_end");
   t.insert("integrator", std::move(integ));
+  if (latent) t.insert("latent", to_toml(latent_table));
   // Only the job's own tables, so the resolved file reruns the same job.
   if (training) {
     t.insert("train", to_toml(train_table));
@@ -239,6 +242,8 @@ Wiring wire(const fs::path& file, const std::vector<std::string>& sets, Registry
   w.train_table = host("train");
   w.evaluate_table = host("evaluate");
   w.training = sc.table("train") != nullptr;
+  w.latent_table = host("latent");
+  w.latent = sc.table("latent") != nullptr;
   if (w.training && sc.table("simulate"))
     throw InputError(sc.where_table("simulate") +
                      ": [simulate] and [train] are different jobs; a scenario has one of them");

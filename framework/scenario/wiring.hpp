@@ -28,8 +28,9 @@ struct Wiring {
   int threads = 1;
   IntegratorConfig integrator;
   Options scenario_table, plugins_table, integrator_table, simulate_table, train_table,
-      evaluate_table;
+      evaluate_table, latent_table;
   bool training = false;  // the scenario has a [train] table: the run trains, else simulates
+  bool latent = false;    // [latent]: the model runs between an encoder and a decoder
   std::map<std::string, PluginChoice> plugins;  // by table name; "model" always present
   std::vector<std::filesystem::path> plugin_dirs;
 

@@ -103,9 +103,11 @@ double Trainer<S>::batch_gradient(const Matrix<S>& inputs, std::span<const int> 
   a_.resize(model_.dim(), b);
   model_.encode(inputs, X_);
   adjoint_->forward(X_, ids, key);
-  double loss = static_cast<double>(loss_.value_and_grad(model_, X_, labels, a_));
   for (auto& m : acc_) m.setZero();
+  double loss = static_cast<double>(loss_.value_and_grad(model_, X_, labels, a_));
+  loss += static_cast<double>(model_.item_loss(inputs, X_, a_, acc_));
   adjoint_->backward(a_, ids, key, acc_);
+  model_.encode_vjp(inputs, a_, acc_);
   reducer_->reduce(acc_, loss);
   if (grads.size() != model_.parameters().size()) {
     grads.clear();

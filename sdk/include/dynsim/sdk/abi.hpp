@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#define DYNSIM_ABI_VERSION 3u
+#define DYNSIM_ABI_VERSION 4u
 #define DYNSIM_ENTRY_SYMBOL "dynsim_plugin_entry"
 
 namespace dynsim {

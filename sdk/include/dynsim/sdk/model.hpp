@@ -31,6 +31,23 @@ class Model : public PluginObject {
   // How an input item becomes the initial state. Default: the state is the input.
   virtual Index input_dim() const { return dim(); }
   virtual void encode(ConstMatrixRef<S> input, MatrixRef<S> X0) const { X0 = input; }
+  // An encoder with trainable parameters adds acc[i] += (dX0/dtheta_i)^T dX0 over the batch,
+  // given dX0 = dL/dX0 from the backward pass. Default: encode() has no parameters.
+  virtual void encode_vjp(ConstMatrixRef<S> /*input*/, ConstMatrixRef<S> /*dX0*/,
+                          std::vector<Matrix<S>>& /*acc*/) {}
+
+  // The way back from a state to item space (generation decodes samples with it). Default: the
+  // state is an item, when their dimensions agree.
+  virtual bool can_decode() const { return input_dim() == dim(); }
+  virtual void decode(ConstMatrixRef<S> X, MatrixRef<S> items) const { items = X; }
+
+  // A term of the loss that compares the final state with the item it came from (a decoder's
+  // reconstruction error): returns its batch mean, adds its gradient into dX (N x B) and its
+  // parameter contributions into acc. Default: none.
+  virtual S item_loss(ConstMatrixRef<S> /*input*/, ConstMatrixRef<S> /*X*/, MatrixRef<S> /*dX*/,
+                      std::vector<Matrix<S>>& /*acc*/) {
+    return S(0);
+  }
 
   // What the loss and the classifier read from a state. Default: the whole state.
   virtual Index readout_dim() const { return dim(); }

@@ -25,6 +25,7 @@ enum class Stream : std::uint64_t {
   shuffle = 4,  // minibatch order and splits
   attack = 5,   // input corruption
   perturb = 6,  // stability probes
+  sample = 7,   // generation: latent samples
   user = 1000   // first id free for plugins' own streams
 };
 
