@@ -64,8 +64,8 @@ void image_grid(const RunFolder& out, const std::string& name, const Matrix<doub
      << "set yrange [] reverse\nset palette gray negative\nset cbrange [0:1]\n"
      << "set title '" << title << "'\nplot '" << name << ".dat' matrix with image\n";
   std::string why;
-  const int px = static_cast<int>(std::clamp<Index>(W * 12, 300, 1400));
-  const int py = static_cast<int>(std::clamp<Index>(H * 12 + 40, 200, 1400));
+  const int px = static_cast<int>(std::clamp<Index>(W * 6, 300, 1400));
+  const int py = static_cast<int>(std::clamp<Index>(H * 6 + 40, 200, 1400));
   if (!render_png(out.figures(), name, gp.str(), why, px, py))
     log.warn("figure {}.png skipped: {}", name, why);
 }

@@ -131,6 +131,24 @@ std::optional<Sweep> parse_sweep(const Scenario& scenario) {
           const std::string akey(ak.str());
           if (akey == "plugin") {
             sa.plugin = av.value<std::string>().value_or("");
+          } else if (akey == "name") {
+            sa.name = av.value<std::string>().value_or("");
+            if (sa.name.empty() || sa.name.find_first_of("/ \\") != std::string::npos)
+              throw InputError(Scenario::where(av) +
+                               ": [[sweep.attack]] name must be a non-empty word");
+          } else if (akey == "evaluate_with") {
+            const auto* w = av.as_table();
+            if (!w)
+              throw InputError(Scenario::where(av) +
+                               ": [[sweep.attack]] evaluate_with must be a table of "
+                               "\"TABLE.KEY\" = value overrides");
+            for (const auto& [wk, wv] : *w) {
+              const std::string wkey(wk.str());
+              if (wkey.find('.') == std::string::npos)
+                throw InputError(Scenario::where(wv) + ": evaluate_with key '" + wkey +
+                                 "' must be TABLE.KEY, as for --set");
+              sa.eval_sets.push_back(wkey + "=" + toml_text(wv, Scenario::where(wv)));
+            }
           } else if (akey == "p") {
             sa.p = real_list(av, "[[sweep.attack]] p");
           } else if (akey == "repeats") {
@@ -143,6 +161,11 @@ std::optional<Sweep> parse_sweep(const Scenario& scenario) {
         }
         if (sa.plugin.empty() || sa.p.empty())
           throw InputError(Scenario::where(x) + ": [[sweep.attack]] needs plugin and p");
+        if (sa.name.empty()) sa.name = sa.plugin;
+        for (const auto& other : s.attacks)
+          if (other.name == sa.name)
+            throw InputError(Scenario::where(x) + ": two [[sweep.attack]] tables are named '" +
+                             sa.name + "'; give one a different name");
         s.attacks.push_back(sa);
       }
     } else {
@@ -224,11 +247,12 @@ int run_sweep(const Sweep& sweep, const fs::path& out, const SweepCallbacks& cb,
         tidy << label << coords << "," << seed << ",none,0,0," << a << "," << maj << "\n";
       }
       for (const auto& at : sweep.attacks) {
-        const std::string name = "attack-" + at.plugin;
+        const std::string name = "attack-" + at.name;
         const fs::path edir = dir / "evaluations" / name;
         if (!read_json(edir / "evaluation.json").is_object()) {
           fs::remove_all(edir);
           std::vector<std::string> s = at.sets;
+          s.insert(s.end(), at.eval_sets.begin(), at.eval_sets.end());
           s.push_back("attack.plugin=\"" + at.plugin + "\"");
           std::string levels;
           for (double x : at.p) levels += (levels.empty() ? "" : ", ") + std::to_string(x);
@@ -241,8 +265,8 @@ int run_sweep(const Sweep& sweep, const fs::path& out, const SweepCallbacks& cb,
         if (!e.is_object() || !e.contains("attacks")) continue;
         for (const auto& row : e["attacks"]) {
           const double pv = row["p"].get<double>(), a = row["accuracy"].get<double>();
-          acc[label][at.plugin][pv][seed].push_back(a);
-          tidy << label << coords << "," << seed << "," << at.plugin << "," << pv << ","
+          acc[label][at.name][pv][seed].push_back(a);
+          tidy << label << coords << "," << seed << "," << at.name << "," << pv << ","
                << row["repeat"].get<std::int64_t>() << "," << a << ","
                << row["majority_accuracy"].get<double>() << "\n";
         }

@@ -12,6 +12,8 @@
 //   plugin = "replace_uniform"
 //   p = [0.0, 0.1, 0.2]
 //   repeats = 1                            # optional; other keys are the plugin's options
+//   name = "replace_uniform_nonoise"       # optional: its name in folders and tables
+//   evaluate_with = { "noise.sigma" = 0.0 }  # optional: overrides for its evaluation only
 //
 // Runs live in OUT/<point>/seed-<s>/, attack evaluations in <run>/evaluations/attack-<plugin>/.
 // A restarted sweep reuses every run and evaluation that finished (metrics.json with status ok,
@@ -33,6 +35,8 @@ namespace dynsim {
 
 struct SweepAttack {
   std::string plugin;
+  std::string name;  // the attack's name in folders and tables (default: the plugin's)
+  std::vector<std::string> eval_sets;  // evaluate_with: "TABLE.KEY=VALUE" for its evaluation
   std::vector<double> p;
   std::int64_t repeats = 1;
   std::vector<std::string> sets;  // "attack.KEY=VALUE" for the plugin's own options

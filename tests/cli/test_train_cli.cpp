@@ -188,6 +188,60 @@ repeats = 2
   CHECK(slurp(fs::path(out) / "sweep.csv") == tidy);
 }
 
+TEST_CASE("a sweep attack can be named and evaluated with its own overrides", "[train][cli]") {
+  const std::string out = test::temp_dir() + "/sweep-named";
+  const std::string base = slurp(kScenario) + R"(
+[noise]
+plugin = "additive"
+sigma = 0.1
+
+[sweep]
+seeds = [1]
+
+[sweep.grid]
+"noise.sigma" = [0.0, 0.3]
+
+[[sweep.attack]]
+plugin = "replace_uniform"
+p = [0.0, 0.4]
+
+[[sweep.attack]]
+name = "replace_uniform_deterministic"
+plugin = "replace_uniform"
+p = [0.0, 0.4]
+evaluate_with = { "noise.sigma" = 0.0, "integrator.method" = "euler" }
+)";
+  const std::string args = " --out " + out +
+                           " --set integrator.method=euler_maruyama --set train.epochs=1"
+                           " --set dataset.n_train=300 --set dataset.n_test=200"
+                           " --set evaluate.horizon=1 --set evaluate.draws=3"
+                           " --set train.log_every_seconds=1000";
+  const auto r = test::run_dynsim("run " + test::temp_file("named.toml", base) + args);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  auto eval = [&](const std::string& point, const std::string& attack) {
+    return read_json(fs::path(out) / point / "seed-1" / "evaluations" / ("attack-" + attack) /
+                     "evaluation.json")["attacks"];
+  };
+  // Trained without noise, the two evaluations are one model evaluated twice.
+  CHECK(eval("sigma-0.0", "replace_uniform") == eval("sigma-0.0", "replace_uniform_deterministic"));
+  // With the noise off every draw is the same, so the vote equals each draw; with it on the
+  // three draws differ.
+  for (const auto& row : eval("sigma-0.3", "replace_uniform_deterministic"))
+    CHECK(row["majority_accuracy"] == row["accuracy"]);
+  CHECK(eval("sigma-0.3", "replace_uniform") != eval("sigma-0.3", "replace_uniform_deterministic"));
+  CHECK_THAT(slurp(fs::path(out) / "summary.csv"),
+             Catch::Contains("sigma-0.3,replace_uniform_deterministic,0.4,1,"));
+
+  std::string twice = base;
+  twice.replace(twice.find("name = \"replace_uniform_deterministic\"\n"),
+                std::string("name = \"replace_uniform_deterministic\"\n").size(), "");
+  const auto bad = test::run_dynsim("validate " + test::temp_file("twice.toml", twice));
+  CHECK(bad.exit_code == 2);
+  CHECK_THAT(bad.output,
+             Catch::Contains("two [[sweep.attack]] tables are named 'replace_uniform'"));
+}
+
 TEST_CASE("a comparison trains every variant on the same data and seeds, and resumes",
           "[train][cli]") {
   const std::string out = test::temp_dir() + "/compare";
