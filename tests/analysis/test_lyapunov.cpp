@@ -51,26 +51,7 @@ Matrix<double> kronecker_discrete(const Matrix<double>& A, const Matrix<double>&
   return Eigen::Map<const Matrix<double>>(s.data(), n, n);
 }
 
-// dx = M (x - mu) dt: an Ornstein-Uhlenbeck drift with its one planted attractor at mu.
-class OuModel final : public Model<double> {
- public:
-  OuModel(Matrix<double> M, Vector<double> mu) : M_(std::move(M)), mu_(std::move(mu)) {}
-  Index dim() const override { return mu_.size(); }
-  void drift(double, ConstMatrixRef<double> X, MatrixRef<double> dX) override {
-    dX = M_ * (X.colwise() - mu_);
-  }
-  void drift_vjp(double, ConstMatrixRef<double>, ConstMatrixRef<double> adj,
-                 MatrixRef<double> adj_x, std::vector<Matrix<double>>&) override {
-    adj_x = M_.transpose() * adj;
-  }
-  bool has_jacobian() const override { return true; }
-  void jacobian(double, ConstVectorRef<double>, MatrixRef<double> J) const override { J = M_; }
-  Matrix<double> attractors() const override { return mu_; }
-
- private:
-  Matrix<double> M_;
-  Vector<double> mu_;
-};
+using OuModel = test::LinearAttractorModel;  // dx = M (x - mu) dt + noise
 
 // sigma G dW, G a fixed matrix; `damped` makes it vanish at x = mu (the attractor).
 class MatrixNoise final : public NoiseLaw<double> {

@@ -4,32 +4,16 @@
 #include <cmath>
 
 #include "analysis/stability.hpp"
+#include "support/helpers.hpp"
 
 using namespace dynsim;
 
 namespace {
 
-class Shifted final : public Model<double> {
- public:
-  explicit Shifted(bool analytic, Matrix<double> M) : analytic_(analytic), M_(std::move(M)) {
-    xs_ = Matrix<double>::Constant(M_.rows(), 1, 0.5);
-  }
-  Index dim() const override { return M_.rows(); }
-  void drift(double, ConstMatrixRef<double> X, MatrixRef<double> d) override {
-    d = M_ * (X.colwise() - xs_.col(0));
-  }
-  void drift_vjp(double, ConstMatrixRef<double>, ConstMatrixRef<double> adj,
-                 MatrixRef<double> adj_x, std::vector<Matrix<double>>&) override {
-    adj_x = M_.transpose() * adj;
-  }
-  bool has_jacobian() const override { return analytic_; }
-  void jacobian(double, ConstVectorRef<double>, MatrixRef<double> J) const override { J = M_; }
-  Matrix<double> attractors() const override { return xs_; }
-
- private:
-  bool analytic_;
-  Matrix<double> M_, xs_;
-};
+// The planted state x* = 0.5 in every node.
+test::LinearAttractorModel shifted(bool analytic, const Matrix<double>& M) {
+  return test::LinearAttractorModel(M, Vector<double>::Constant(M.rows(), 0.5), analytic);
+}
 
 Matrix<double> known() {
   Matrix<double> M(3, 3);
@@ -42,7 +26,7 @@ Matrix<double> known() {
 TEST_CASE("the analyzer recovers the eigenvalues of a known matrix", "[stability]") {
   for (bool analytic : {true, false}) {
     INFO((analytic ? "analytic" : "finite-difference") << " Jacobian");
-    Shifted model(analytic, known());
+    auto model = shifted(analytic, known());
     FixedStepScheme<double> scheme(Method::euler, 0.1, 0.0, model, nullptr, 1);
     StabilityConfig cfg;
     cfg.steps = 200;
@@ -75,7 +59,7 @@ TEST_CASE("the discrete maps' stability functions", "[stability]") {
   // An unstable planted state is reported as such.
   Matrix<double> M = known();
   M(0, 0) = 0.2;
-  Shifted model(true, M);
+  auto model = shifted(true, M);
   FixedStepScheme<double> scheme(Method::rk4, 0.1, 0.0, model, nullptr, 1);
   StabilityConfig cfg;
   cfg.steps = 100;

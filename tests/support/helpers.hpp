@@ -52,6 +52,30 @@ Command run_dynsim(const std::string& args, const std::string& env = "");
 std::string temp_file(const std::string& name, const std::string& text);
 std::string temp_dir();
 
+// dx/dt = M (x - x*): a linear drift with one planted attractor x* (an Ornstein-Uhlenbeck drift
+// under noise); its Jacobian is M, analytic or left to the host's finite differences.
+class LinearAttractorModel final : public Model<double> {
+ public:
+  LinearAttractorModel(Matrix<double> M, Vector<double> xs, bool analytic = true)
+      : M_(std::move(M)), xs_(std::move(xs)), analytic_(analytic) {}
+  Index dim() const override { return M_.rows(); }
+  void drift(double, ConstMatrixRef<double> X, MatrixRef<double> d) override {
+    d = M_ * (X.colwise() - xs_);
+  }
+  void drift_vjp(double, ConstMatrixRef<double>, ConstMatrixRef<double> adj,
+                 MatrixRef<double> adj_x, std::vector<Matrix<double>>&) override {
+    adj_x = M_.transpose() * adj;
+  }
+  bool has_jacobian() const override { return analytic_; }
+  void jacobian(double, ConstVectorRef<double>, MatrixRef<double> J) const override { J = M_; }
+  Matrix<double> attractors() const override { return xs_; }
+
+ private:
+  Matrix<double> M_;
+  Vector<double> xs_;
+  bool analytic_;
+};
+
 // Additive noise sigma * Xi, the simplest law (unit tests of the stochastic integrator).
 template <class S>
 class ScaledNoise final : public NoiseLaw<S> {
