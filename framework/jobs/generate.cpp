@@ -259,6 +259,16 @@ nlohmann::json generate(const Wiring& w, Instances<S>& in, const RunFolder& out,
     summary["classes"].push_back(cj);
   }
 
+  // One overview: a row of (up to) ten samples per class.
+  if (classes.size() > 1) {
+    const Index per = std::min<Index>(10, cfg.count);
+    Matrix<double> rows(all_items.rows(), per * Index(classes.size()));
+    for (std::size_t c = 0; c < classes.size(); ++c)
+      rows.middleCols(Index(c) * per, per) = all_items.middleCols(Index(c) * cfg.count, per);
+    image_grid(out, "all_" + cfg.mode, rows, shape, per,
+               "one row per class, " + cfg.mode + " samples", log);
+  }
+
   if (!cfg.classifier.empty()) {
     const std::vector<int> got = classify_with_run(cfg.classifier, all_items, log);
     std::vector<std::int64_t> right(static_cast<std::size_t>(K), 0),
