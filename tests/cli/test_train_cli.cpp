@@ -28,10 +28,12 @@ std::string slurp(const fs::path& p) {
   return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
-// A short letters run: fixed seed, few epochs, 300 test letters.
+// A short letters run: fixed seed, few epochs, 300 test letters. Ten epochs, not four: at four
+// the run sits on a rounding knife-edge (one class still collapsing to x = 0 gave 70 % here on
+// 2026-12-01 and passed before), at ten seeds 1, 3 and 4 all end at 98.7-99.7 %.
 test::Command short_run(const std::string& out, const std::string& extra = "") {
   return test::run_dynsim("run " + kScenario + " --out " + out +
-                          " --set train.epochs=4 --set dataset.n_train=1500"
+                          " --set train.epochs=10 --set dataset.n_train=1500"
                           " --set dataset.n_test=300 --set train.log_every_seconds=1000 " +
                           extra);
 }
