@@ -25,7 +25,7 @@ packages=(
 ((bench)) && packages+=(python3-torch python3-numpy)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
 done
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
