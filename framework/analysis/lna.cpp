@@ -10,10 +10,14 @@
 
 namespace dynsim {
 
-Matrix<double> LnaAttractor::sample(const Matrix<double>& normals) const {
-  // L = V diag(sqrt(v)): exact for a PSD Sigma, and rounding-level negative variances clip to 0.
+Matrix<double> gaussian_samples(const Vector<double>& mean, const Matrix<double>& directions,
+                                const Vector<double>& variances, const Matrix<double>& normals) {
   const Matrix<double> L = directions * variances.cwiseMax(0.0).cwiseSqrt().asDiagonal();
   return (L * normals).colwise() + mean;
+}
+
+Matrix<double> LnaAttractor::sample(const Matrix<double>& normals) const {
+  return gaussian_samples(mean, directions, variances, normals);
 }
 
 nlohmann::json LnaAttractor::summary() const {

@@ -28,6 +28,11 @@ struct LnaAttractor {
   nlohmann::json summary() const;  // everything but the matrices
 };
 
+// Draws mean + V diag(sqrt(v)) z for the columns z of `normals` (N x n), given the eigenpairs
+// (v, V) of a covariance; rounding-level negative variances clip to 0 (exact for a PSD matrix).
+Matrix<double> gaussian_samples(const Vector<double>& mean, const Matrix<double>& directions,
+                                const Vector<double>& variances, const Matrix<double>& normals);
+
 // The noise amplitude matrix D(x) (N x N) of `noise` at the state x: diffuse() applied to the
 // identity, since out = D(x) Xi column by column.
 template <class S>

@@ -30,15 +30,6 @@ Matrix<double> normals(std::uint64_t seed, int k, Index n, std::int64_t count) {
   return z;
 }
 
-// x = mean + V diag(sqrt(v)) z for a covariance with eigenpairs (v, V).
-Matrix<double> gaussian(const Vector<double>& mean, const Matrix<double>& cov,
-                        const Matrix<double>& z) {
-  Eigen::SelfAdjointEigenSolver<Matrix<double>> es(cov);
-  const Matrix<double> L =
-      es.eigenvectors() * es.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
-  return (L * z).colwise() + mean;
-}
-
 // Items (D x n) tiled into one image, `cols` per row, one pixel of gap, and drawn with gnuplot.
 void image_grid(const RunFolder& out, const std::string& name, const Matrix<double>& items,
                 std::array<int, 2> shape, Index cols, const std::string& title,
@@ -219,7 +210,8 @@ nlohmann::json generate(const Wiring& w, Instances<S>& in, const RunFolder& out,
       const Vector<double> mean = Xd.rowwise().mean();
       const Matrix<double> c = Xd.colwise() - mean;
       const Matrix<double> cov = c * c.transpose() / double(Xd.cols() - 1);
-      samples = gaussian(mean, cov, z);
+      const Eigen::SelfAdjointEigenSolver<Matrix<double>> es(cov);
+      samples = gaussian_samples(mean, es.eigenvectors(), es.eigenvalues(), z);
       const double dist = (mean - xs.col(k).template cast<double>()).norm() /
                           std::max(1e-300, double(xs.col(k).norm()));
       cj["empirical"] = {{"items", idx.size()},

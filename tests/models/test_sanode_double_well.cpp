@@ -212,7 +212,7 @@ TEST_CASE("sanode passes split across threads give the same bits", "[sanode]") {
   CHECK(acc1[1](0, 0) != 0);
 }
 
-TEST_CASE("sanode training keeps the eigenvalue bound at every step; planted states stay stable",
+TEST_CASE("sanode training keeps the eigenvalue bound at every step and planted states stable",
           "[sanode][adjoint]") {
   auto obj = test::loss_plugin("mse_state");
   auto& loss = *static_cast<Loss<double>*>(obj.get());
