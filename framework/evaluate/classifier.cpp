@@ -7,8 +7,29 @@
 
 namespace dynsim {
 
+Criterion criterion_named(const std::string& name) {
+  if (name == "overlap") return Criterion::overlap;
+  if (name == "cosine") return Criterion::cosine;
+  if (name == "nearest") return Criterion::nearest;
+  throw InputError("unknown classification criterion '" + name +
+                   "' (known: overlap, cosine, nearest)");
+}
+
+const char* criterion_name(Criterion c) {
+  switch (c) {
+    case Criterion::overlap:
+      return "overlap";
+    case Criterion::cosine:
+      return "cosine";
+    case Criterion::nearest:
+      return "nearest";
+  }
+  return "?";
+}
+
 nlohmann::json Evaluation::to_json() const {
   return {{"items", items},
+          {"criterion", criterion_name(criterion)},
           {"accuracy", accuracy()},
           {"accuracy_nearest", accuracy_nearest()},
           {"loss", items ? loss_sum / double(items) : 0.0},
@@ -28,17 +49,32 @@ nlohmann::json Evaluation::to_json() const {
 }
 
 template <class S>
-Classifier<S>::Classifier(const Model<S>& model, double tolerance)
-    : model_(model), tol_(tolerance), xs_(model.attractors()), alphabet_(model.state_alphabet()) {
+Classifier<S>::Classifier(const Model<S>& model, double tolerance, Criterion criterion)
+    : model_(model),
+      tol_(tolerance),
+      criterion_(criterion),
+      xs_(model.attractors()),
+      alphabet_(model.state_alphabet()) {
   if (xs_.cols() == 0) throw InputError("the model plants no attractors: nothing to classify by");
   psi_.resize(model.readout_dim(), xs_.cols());
   model.readout(xs_, psi_);
+  if (criterion_ == Criterion::cosine)
+    for (Index k = 0; k < psi_.cols(); ++k) psi_.col(k) /= std::max(psi_.col(k).norm(), S(1e-30));
   mean_norm_ = static_cast<double>(xs_.colwise().norm().mean());
   for (S a : alphabet_) alphabet_scale_ = std::max(alphabet_scale_, std::abs(double(a)));
 }
 
 template <class S>
 std::vector<int> Classifier<S>::predict(ConstMatrixRef<S> XT) const {
+  if (criterion_ == Criterion::nearest) {
+    std::vector<int> out(static_cast<std::size_t>(XT.cols()));
+    double rel = 0;
+    for (Index j = 0; j < XT.cols(); ++j)
+      out[static_cast<std::size_t>(j)] = static_cast<int>(nearest(XT.col(j), rel));
+    return out;
+  }
+  // Cosine: psi_ has unit columns; dividing by |f(x)|, common to every k, would not move the
+  // argmax.
   Matrix<S> Y(model_.readout_dim(), XT.cols());
   model_.readout(XT, Y);
   const Matrix<S> overlap = psi_.transpose() * Y;  // K x B
@@ -81,12 +117,13 @@ std::vector<int> Classifier<S>::add(ConstMatrixRef<S> XT, std::span<const int> l
   if (e.confusion.empty())
     e.confusion.assign(static_cast<std::size_t>(K),
                        std::vector<std::int64_t>(static_cast<std::size_t>(K), 0));
+  e.criterion = criterion_;
   const std::vector<int> pred = predict(XT);
   for (Index j = 0; j < XT.cols(); ++j) {
     const int y = labels[static_cast<std::size_t>(j)];
     const int p = pred[static_cast<std::size_t>(j)];
     ++e.items;
-    e.right_overlap += p == y;
+    e.right += p == y;
     ++e.confusion[static_cast<std::size_t>(y)][static_cast<std::size_t>(p)];
     double best_rel = INFINITY;
     const Index nearest = this->nearest(XT.col(j), best_rel);

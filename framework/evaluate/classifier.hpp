@@ -1,6 +1,6 @@
-// Turning final states into verdicts: accuracy by the largest overlap of readouts with the
-// planted patterns (the paper's criterion) and by the nearest planted state, the confusion
-// matrix, and a census of where the items ended.
+// Turning final states into verdicts: accuracy by a criterion (by default the largest overlap of
+// readouts with the planted patterns, the paper's) and by the nearest planted state, the
+// confusion matrix, and a census of where the items ended.
 #pragma once
 
 #include <dynsim/sdk/model.hpp>
@@ -8,6 +8,14 @@
 #include <span>
 
 namespace dynsim {
+
+// How a final state is assigned a class. The overlap <f(x), f(x_k)> is the paper's rule and is
+// sound only for planted patterns of one norm with none contained in another: with nested
+// patterns (binary codes) an item at x_j overlaps a superset pattern as much as its own. Cosine
+// (the overlap over |f(x_k)|) and the nearest planted state have no such tie.
+enum class Criterion { overlap, cosine, nearest };
+Criterion criterion_named(const std::string& name);  // "overlap" | "cosine" | "nearest"
+const char* criterion_name(Criterion c);
 
 struct Census {
   std::int64_t correct = 0;          // within tolerance of its own class's attractor
@@ -19,12 +27,13 @@ struct Census {
 
 struct Evaluation {
   std::int64_t items = 0;
-  std::int64_t right_overlap = 0, right_nearest = 0;
-  std::vector<std::vector<std::int64_t>> confusion;  // [true][predicted], overlap criterion
+  Criterion criterion = Criterion::overlap;
+  std::int64_t right = 0, right_nearest = 0;         // by the criterion; by the nearest state
+  std::vector<std::vector<std::int64_t>> confusion;  // [true][predicted], by the criterion
   Census census;
   double loss_sum = 0;
 
-  double accuracy() const { return items ? double(right_overlap) / double(items) : 0; }
+  double accuracy() const { return items ? double(right) / double(items) : 0; }
   double accuracy_nearest() const { return items ? double(right_nearest) / double(items) : 0; }
   nlohmann::json to_json() const;
 };
@@ -33,10 +42,10 @@ template <class S>
 class Classifier {
  public:
   // tolerance: relative L2 distance ||x - x_k|| / ||x_k|| under which x "is at" attractor k.
-  Classifier(const Model<S>& model, double tolerance);
-  // Counts the batch into e and returns each column's predicted class (by overlap).
+  Classifier(const Model<S>& model, double tolerance, Criterion criterion = Criterion::overlap);
+  // Counts the batch into e and returns each column's predicted class (by the criterion).
   std::vector<int> add(ConstMatrixRef<S> XT, std::span<const int> labels, Evaluation& e) const;
-  // Predicted class by overlap for each column.
+  // Predicted class by the criterion for each column.
   std::vector<int> predict(ConstMatrixRef<S> XT) const;
   // The planted attractor x is within tolerance of (relative L2 distance), or -1.
   int at_attractor(ConstVectorRef<S> x) const;
@@ -44,7 +53,8 @@ class Classifier {
  private:
   const Model<S>& model_;
   double tol_;
-  Matrix<S> xs_, psi_;  // planted states and their readouts
+  Criterion criterion_;
+  Matrix<S> xs_, psi_;  // planted states and their readouts (unit columns for cosine)
   std::vector<S> alphabet_;
   double mean_norm_ = 0, alphabet_scale_ = 0;
 

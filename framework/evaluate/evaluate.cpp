@@ -21,7 +21,7 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
     all.resize(static_cast<std::size_t>(items.x.cols()));
     std::iota(all.begin(), all.end(), Index{0});
   }
-  const Classifier<S> classifier(model, cfg.tolerance);
+  const Classifier<S> classifier(model, cfg.tolerance, cfg.criterion);
   const std::size_t classes = static_cast<std::size_t>(model.attractors().cols());
   EvalResult r;
   Matrix<S> in, X, dX;
@@ -92,7 +92,8 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
       const int choice =
           static_cast<int>(std::max_element(first, first + std::ptrdiff_t(classes)) - first);
       ++r.majority.items;
-      if (choice == labels[static_cast<std::size_t>(j)]) ++r.majority.right_overlap;
+      r.majority.criterion = cfg.criterion;
+      if (choice == labels[static_cast<std::size_t>(j)]) ++r.majority.right;
     }
   }
   return r;

@@ -12,7 +12,8 @@
 namespace dynsim {
 
 struct EvalConfig {
-  double tolerance = 0.05;    // relative L2 distance to count as "at" an attractor
+  double tolerance = 0.05;  // relative L2 distance to count as "at" an attractor
+  Criterion criterion = Criterion::overlap;
   std::int64_t horizon = 10;  // also classify at horizon * T (1: only at T)
   Index batch = 1000;
   std::int64_t draws = 1;  // noise realisations per item (draw d uses NoiseKey::draw = d)

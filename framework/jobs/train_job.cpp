@@ -41,6 +41,7 @@ TrainConfig train_config(const Options& t) {
 EvalConfig eval_config(const Options& e) {
   EvalConfig c;
   c.tolerance = e.real("tolerance");
+  c.criterion = criterion_named(e.string("criterion"));
   c.horizon = e.integer("horizon");
   c.batch = e.integer("batch_size");
   c.draws = e.integer("draws");
@@ -117,6 +118,7 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
   const std::int64_t steps = w.integrator.fixed_steps();
   TrainConfig cfg = train_config(tt);
   cfg.eval_batch = w.evaluate_table.integer("batch_size");
+  cfg.eval_criterion = criterion_named(w.evaluate_table.string("criterion"));
   Trainer<S> trainer(cfg, model, *in_.loss, scheme, steps, w.seed, log);
   std::size_t n_params = 0;
   for (const auto& p : model.parameters()) n_params += static_cast<std::size_t>(p.rows * p.cols);
@@ -285,10 +287,11 @@ nlohmann::json evaluate_model(const Wiring& w, Instances<S>& in, const RunFolder
           ? fmt::format(", {:.2f} % at {} T", 100 * r.at_horizon.accuracy(), cfg.horizon)
           : std::string();
   log.info(
-      "{} split, {} items: accuracy {:.2f} % at T (nearest attractor {:.2f} %){}; at T: {} at "
-      "their attractor, {} at another, {} at zero, {} at other alphabet states, {} elsewhere",
-      ev.string("split"), r.at_T.items, 100 * r.at_T.accuracy(), 100 * r.at_T.accuracy_nearest(),
-      later, c.correct, c.wrong_attractor, c.zero, c.alphabet_state, c.elsewhere);
+      "{} split, {} items: accuracy {:.2f} % at T by {} (nearest attractor {:.2f} %){}; at T: {} "
+      "at their attractor, {} at another, {} at zero, {} at other alphabet states, {} elsewhere",
+      ev.string("split"), r.at_T.items, 100 * r.at_T.accuracy(), criterion_name(cfg.criterion),
+      100 * r.at_T.accuracy_nearest(), later, c.correct, c.wrong_attractor, c.zero,
+      c.alphabet_state, c.elsewhere);
   std::ostringstream conf;
   conf << "true\\predicted";
   for (std::size_t k = 0; k < r.at_T.confusion.size(); ++k) conf << "," << k;

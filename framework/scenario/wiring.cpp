@@ -133,6 +133,12 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
            opt::real("tolerance", "relative L2 distance that counts as at an attractor")
                .def(0.05)
                .positive(),
+           opt::string("criterion",
+                       "how a final state gets its class, in evaluation and validation: overlap "
+                       "with the planted readouts (the paper's), cosine (overlap over the "
+                       "pattern's norm: for nested or unequal patterns) or nearest planted state")
+               .def("overlap")
+               .one_of({"overlap", "cosine", "nearest"}),
            opt::integer("batch_size", "items integrated at once")
                .def(std::int64_t{1000})
                .at_least(1),

@@ -208,6 +208,7 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
       EvalConfig ec;
       ec.horizon = 1;
       ec.batch = cfg_.eval_batch;
+      ec.criterion = cfg_.eval_criterion;
       const EvalResult r = evaluate_items(scheme_, steps_, model_, &loss_, items, val_idx, ec,
                                           NoiseKey{seed_, 0xFFFFFFFEu, 0});
       rec.val_loss = r.at_T.loss_sum / double(r.at_T.items);

@@ -10,6 +10,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "evaluate/classifier.hpp"
 #include "train/adjoint.hpp"
 #include "train/optimizer.hpp"
 
@@ -29,6 +30,7 @@ struct TrainConfig {
   double divergence_loss = 1e6;       // a batch loss above this (or NaN) stops training
   double log_every_seconds = 10;
   std::int64_t eval_batch = 1000;
+  Criterion eval_criterion = Criterion::overlap;  // validation classifies as evaluation does
 };
 
 struct EpochRecord {

@@ -1,0 +1,83 @@
+// The classification criteria on planted patterns whose answer is known: binary codes, where
+// C's pattern is the union of A's and B's, tie the paper's overlap rule; cosine and nearest do
+// not. With patterns of one norm, overlap and cosine agree.
+#include <catch2/catch.hpp>
+#include <vector>
+
+#include "common/errors.hpp"
+#include "evaluate/classifier.hpp"
+
+using namespace dynsim;
+
+namespace {
+
+// Only the planted states matter to the classifier; the drift is never called.
+class PlantedPoints final : public Model<double> {
+ public:
+  explicit PlantedPoints(Matrix<double> xs) : xs_(std::move(xs)) {}
+  Index dim() const override { return xs_.rows(); }
+  void drift(double, ConstMatrixRef<double> X, MatrixRef<double> d) override { d = -X; }
+  void drift_vjp(double, ConstMatrixRef<double>, ConstMatrixRef<double> adj,
+                 MatrixRef<double> adj_x, std::vector<Matrix<double>>&) override {
+    adj_x = -adj;
+  }
+  Matrix<double> attractors() const override { return xs_; }
+
+ private:
+  Matrix<double> xs_;
+};
+
+// Codes 01, 10, 11 over two blocks of two nodes: A, B and C = A + B.
+Matrix<double> binary_codes() {
+  Matrix<double> xs(4, 3);
+  xs << 1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 1;
+  return xs;
+}
+
+}  // namespace
+
+TEST_CASE("nested patterns: overlap ties to the superset, cosine and nearest do not",
+          "[classifier]") {
+  const PlantedPoints model(binary_codes());
+  // On its way to A, B or C, with a little activity left on the other block.
+  Matrix<double> X(4, 3);
+  X << 1, 0.05, 1, 1, 0.05, 1, 0.05, 1, 0.9, 0.05, 1, 0.9;
+  const std::vector<int> labels = {0, 1, 2};
+
+  const Classifier<double> overlap(model, 0.05, Criterion::overlap);
+  CHECK(overlap.predict(X) == std::vector<int>{2, 2, 2});
+
+  for (Criterion c : {Criterion::cosine, Criterion::nearest}) {
+    INFO(criterion_name(c));
+    const Classifier<double> classifier(model, 0.05, c);
+    CHECK(classifier.predict(X) == labels);
+    Evaluation e;
+    classifier.add(X, labels, e);
+    CHECK(e.criterion == c);
+    CHECK(e.accuracy() == 1.0);
+    CHECK(e.accuracy_nearest() == 1.0);
+    for (std::size_t k = 0; k < 3; ++k) CHECK(e.confusion[k][k] == 1);
+    CHECK(e.to_json()["criterion"] == criterion_name(c));
+  }
+
+  Evaluation e;
+  overlap.add(X, labels, e);
+  CHECK(e.accuracy() == Approx(1.0 / 3));  // the confusion follows the criterion too
+  CHECK(e.confusion[0][2] == 1);
+  CHECK(e.accuracy_nearest() == 1.0);
+}
+
+TEST_CASE("patterns of one norm: overlap and cosine give the same verdicts", "[classifier]") {
+  Matrix<double> xs(6, 3);  // three disjoint blocks of two nodes
+  xs << 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1;
+  const PlantedPoints model(xs);
+  const Matrix<double> X = Matrix<double>::Random(6, 200);
+  CHECK(Classifier<double>(model, 0.05, Criterion::overlap).predict(X) ==
+        Classifier<double>(model, 0.05, Criterion::cosine).predict(X));
+}
+
+TEST_CASE("criterion names", "[classifier]") {
+  for (Criterion c : {Criterion::overlap, Criterion::cosine, Criterion::nearest})
+    CHECK(criterion_named(criterion_name(c)) == c);
+  CHECK_THROWS_AS(criterion_named("argmax"), InputError);
+}
