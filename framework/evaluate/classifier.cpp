@@ -8,9 +8,8 @@
 namespace dynsim {
 
 Criterion criterion_named(const std::string& name) {
-  if (name == "overlap") return Criterion::overlap;
-  if (name == "cosine") return Criterion::cosine;
-  if (name == "nearest") return Criterion::nearest;
+  for (Criterion c : {Criterion::overlap, Criterion::cosine, Criterion::nearest})
+    if (name == criterion_name(c)) return c;
   throw InputError("unknown classification criterion '" + name +
                    "' (known: overlap, cosine, nearest)");
 }

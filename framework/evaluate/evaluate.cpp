@@ -24,6 +24,7 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
   const Classifier<S> classifier(model, cfg.tolerance, cfg.criterion);
   const std::size_t classes = static_cast<std::size_t>(model.attractors().cols());
   EvalResult r;
+  r.majority.criterion = cfg.criterion;  // the votes are cast by the classifier's criterion
   Matrix<S> in, X, dX;
   std::vector<int> labels;
   std::vector<std::uint64_t> ids;
@@ -92,7 +93,6 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
       const int choice =
           static_cast<int>(std::max_element(first, first + std::ptrdiff_t(classes)) - first);
       ++r.majority.items;
-      r.majority.criterion = cfg.criterion;
       if (choice == labels[static_cast<std::size_t>(j)]) ++r.majority.right;
     }
   }

@@ -117,8 +117,9 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
   FixedStepScheme<S> scheme = scheme_for(w, in_);
   const std::int64_t steps = w.integrator.fixed_steps();
   TrainConfig cfg = train_config(tt);
-  cfg.eval_batch = w.evaluate_table.integer("batch_size");
-  cfg.eval_criterion = criterion_named(w.evaluate_table.string("criterion"));
+  const EvalConfig ec = eval_config(w.evaluate_table);  // validation integrates and scores alike
+  cfg.eval_batch = ec.batch;
+  cfg.eval_criterion = ec.criterion;
   Trainer<S> trainer(cfg, model, *in_.loss, scheme, steps, w.seed, log);
   std::size_t n_params = 0;
   for (const auto& p : model.parameters()) n_params += static_cast<std::size_t>(p.rows * p.cols);
