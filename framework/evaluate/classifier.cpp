@@ -26,6 +26,25 @@ const char* criterion_name(Criterion c) {
   return "?";
 }
 
+void Evaluation::merge(const Evaluation& o) {
+  if (o.items > 0) criterion = o.criterion;
+  items += o.items;
+  right += o.right;
+  right_nearest += o.right_nearest;
+  if (confusion.empty()) {
+    confusion = o.confusion;
+  } else {
+    for (std::size_t i = 0; i < o.confusion.size(); ++i)
+      for (std::size_t j = 0; j < o.confusion[i].size(); ++j) confusion[i][j] += o.confusion[i][j];
+  }
+  census.correct += o.census.correct;
+  census.wrong_attractor += o.census.wrong_attractor;
+  census.zero += o.census.zero;
+  census.alphabet_state += o.census.alphabet_state;
+  census.elsewhere += o.census.elsewhere;
+  loss_sum += o.loss_sum;
+}
+
 nlohmann::json Evaluation::to_json() const {
   return {{"items", items},
           {"criterion", criterion_name(criterion)},

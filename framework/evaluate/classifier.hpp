@@ -34,6 +34,8 @@ struct Evaluation {
   double loss_sum = 0;
 
   double accuracy() const { return items ? double(right) / double(items) : 0; }
+  // Adds another part's counts (another batch, another rank's items) into this one.
+  void merge(const Evaluation& o);
   double accuracy_nearest() const { return items ? double(right_nearest) / double(items) : 0; }
   nlohmann::json to_json() const;
 };

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "parallel/comm.hpp"
+
 namespace dynsim {
 
 nlohmann::json Convergence::to_json() const {
@@ -11,6 +13,62 @@ nlohmann::json Convergence::to_json() const {
           {"share_arrived", tracked ? double(arrived) / double(tracked) : 0.0},
           {"mean_time", arrived ? nlohmann::json(mean_time()) : nlohmann::json()}};
 }
+
+namespace {
+
+// A batch's results as doubles (counts are exact in a double far beyond any dataset), for the
+// exchange between ranks: chunk, then each Evaluation, then the convergence counts.
+void pack(const Evaluation& e, std::vector<double>& v) {
+  v.insert(v.end(),
+           {double(e.items), double(int(e.criterion)), double(e.right), double(e.right_nearest),
+            double(e.census.correct), double(e.census.wrong_attractor), double(e.census.zero),
+            double(e.census.alphabet_state), double(e.census.elsewhere), e.loss_sum,
+            double(e.confusion.size())});
+  for (const auto& row : e.confusion)
+    for (auto c : row) v.push_back(double(c));
+}
+
+void pack(std::size_t chunk, const EvalResult& r, std::vector<double>& v) {
+  v.push_back(double(chunk));
+  pack(r.at_T, v);
+  pack(r.at_horizon, v);
+  pack(r.majority, v);
+  v.insert(v.end(),
+           {double(r.convergence.tracked), double(r.convergence.arrived), r.convergence.time_sum});
+}
+
+std::size_t unpack(const std::vector<double>& v, std::size_t i, Evaluation& e) {
+  auto n = [&] { return static_cast<std::int64_t>(v.at(i++)); };
+  e.items = n();
+  e.criterion = static_cast<Criterion>(n());
+  e.right = n();
+  e.right_nearest = n();
+  e.census.correct = n();
+  e.census.wrong_attractor = n();
+  e.census.zero = n();
+  e.census.alphabet_state = n();
+  e.census.elsewhere = n();
+  e.loss_sum = v.at(i++);
+  const auto k = static_cast<std::size_t>(n());
+  e.confusion.assign(k, std::vector<std::int64_t>(k, 0));
+  for (auto& row : e.confusion)
+    for (auto& c : row) c = n();
+  return i;
+}
+
+void unpack(const std::vector<double>& v, std::vector<std::pair<std::size_t, EvalResult>>& out) {
+  for (std::size_t i = 0; i < v.size();) {
+    auto& [chunk, r] = out.emplace_back(static_cast<std::size_t>(v.at(i++)), EvalResult{});
+    i = unpack(v, i, r.at_T);
+    i = unpack(v, i, r.at_horizon);
+    i = unpack(v, i, r.majority);
+    r.convergence.tracked = static_cast<std::int64_t>(v.at(i++));
+    r.convergence.arrived = static_cast<std::int64_t>(v.at(i++));
+    r.convergence.time_sum = v.at(i++);
+  }
+}
+
+}  // namespace
 
 template <class S>
 EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<S>& model,
@@ -23,8 +81,6 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
   }
   const Classifier<S> classifier(model, cfg.tolerance, cfg.criterion);
   const std::size_t classes = static_cast<std::size_t>(model.attractors().cols());
-  EvalResult r;
-  r.majority.criterion = cfg.criterion;  // the votes are cast by the classifier's criterion
   Matrix<S> in, X, dX;
   std::vector<int> labels;
   std::vector<std::uint64_t> ids;
@@ -46,8 +102,18 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
           arrival[static_cast<std::size_t>(j)] = s + 1;
     }
   };
-  for (std::size_t start = 0; start < all.size(); start += static_cast<std::size_t>(cfg.batch)) {
-    const std::size_t end = std::min(all.size(), start + static_cast<std::size_t>(cfg.batch));
+  // Batches are evaluated one by one into their own results and added up in batch order: the
+  // same sums whether one rank evaluates them all or several share them (round robin).
+  const std::size_t bs = static_cast<std::size_t>(cfg.batch);
+  const std::size_t chunks = (all.size() + bs - 1) / bs;
+  const parallel::Comm& comm = parallel::current();
+  std::vector<std::pair<std::size_t, EvalResult>> parts;
+  for (std::size_t chunk = static_cast<std::size_t>(comm.rank()); chunk < chunks;
+       chunk += static_cast<std::size_t>(comm.size())) {
+    const std::size_t start = chunk * bs;
+    const std::size_t end = std::min(all.size(), start + bs);
+    EvalResult& r = parts.emplace_back(chunk, EvalResult{}).second;
+    r.majority.criterion = cfg.criterion;
     const Index b = static_cast<Index>(end - start);
     in.resize(items.x.rows(), b);
     labels.clear();
@@ -95,6 +161,25 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
       ++r.majority.items;
       if (choice == labels[static_cast<std::size_t>(j)]) ++r.majority.right;
     }
+  }
+  if (comm.distributed()) {
+    std::vector<double> packed;
+    for (const auto& [chunk, part] : parts) pack(chunk, part, packed);
+    parts.clear();
+    for (const auto& blob : comm.allgather(parallel::as_bytes_of(packed)))
+      unpack(parallel::from_bytes<double>(blob), parts);
+    std::sort(parts.begin(), parts.end(),
+              [](const auto& x, const auto& y) { return x.first < y.first; });
+  }
+  EvalResult r;
+  r.majority.criterion = cfg.criterion;
+  for (const auto& [chunk, part] : parts) {
+    r.at_T.merge(part.at_T);
+    r.at_horizon.merge(part.at_horizon);
+    r.majority.merge(part.majority);
+    r.convergence.tracked += part.convergence.tracked;
+    r.convergence.arrived += part.convergence.arrived;
+    r.convergence.time_sum += part.convergence.time_sum;
   }
   return r;
 }

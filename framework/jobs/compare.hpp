@@ -15,17 +15,19 @@
 //   name = "sanode"
 //   scenario = "sanode_letters.toml" # instead of base
 //
-// Runs live in OUT/<variant>/seed-<s>/ and are reused when the comparison is run again.
-// Written: runs.csv (one row per variant and seed), compare.csv and compare.md (one row per
-// variant: mean +- std over seeds), training_curves.png.
+// Runs live in OUT/<variant>/seed-<s>/. The comparison is a study (study/study.hpp): run again,
+// it reuses every finished run of the same resolved scenario. Written (study/summary.hpp):
+// runs.csv (one row per variant and seed), compare.csv and compare.md (one row per variant: mean
+// +- std over seeds), training_curves.png.
 #pragma once
 
-#include <spdlog/logger.h>
-
+#include <cstdint>
 #include <filesystem>
-#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "study/study.hpp"
 
 namespace dynsim {
 
@@ -49,14 +51,12 @@ Comparison parse_comparison(const std::filesystem::path& file);
 Comparison comparison_of_files(const std::vector<std::string>& files,
                                std::vector<std::int64_t> seeds);
 
-struct CompareCallbacks {
-  // Trains one run of the variant with this seed into dir; returns the exit code.
-  std::function<int(const Variant& v, std::int64_t seed, const std::filesystem::path& dir)> run;
-};
-
-// Runs (or resumes) every variant and seed into `out` and writes the tables and the figure.
-// Returns the largest exit code of its runs.
-int run_comparison(const Comparison& c, const std::filesystem::path& out,
-                   const CompareCallbacks& cb, spdlog::logger& log);
+// The comparison as a study: every variant x seed, in OUT/<variant>/seed-<s>/. threads, when
+// given, is added to every run.
+study::Study comparison_study(const Comparison& c, std::optional<std::int64_t> threads,
+                              const std::filesystem::path& out);
+// The check of each run's wiring before anything trains: the variant trains, is no sweep, and
+// uses the same resolved [dataset] as the first variant (InputError otherwise).
+study::Check comparison_check();
 
 }  // namespace dynsim

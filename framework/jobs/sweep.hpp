@@ -15,21 +15,19 @@
 //   name = "replace_uniform_nonoise"       # optional: its name in folders and tables
 //   evaluate_with = { "noise.sigma" = 0.0 }  # optional: overrides for its evaluation only
 //
-// Runs live in OUT/<point>/seed-<s>/, attack evaluations in <run>/evaluations/attack-<plugin>/.
-// A restarted sweep reuses every run and evaluation that finished (metrics.json with status ok,
-// evaluation.json) and redoes the rest.
+// Runs live in OUT/<point>/seed-<s>/, attack evaluations in <run>/evaluations/attack-<name>/.
+// The sweep is a study (study/study.hpp): a restarted sweep reuses every run of the same resolved
+// scenario that finished and every evaluation.json, and redoes the rest.
 #pragma once
 
-#include <spdlog/logger.h>
-#include <nlohmann/json.hpp>
-
+#include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "scenario/scenario.hpp"
+#include "study/study.hpp"
 
 namespace dynsim {
 
@@ -49,31 +47,23 @@ struct Sweep {
   std::string compare;  // a grid key, or empty
 };
 
-// Shared with comparisons (jobs/compare.hpp):
-// a TOML value (scalar or list) as the text of a --set value (InputError naming `where` for
-// anything else);
+// A TOML value (scalar or list) as the text of a --set value (InputError naming `where` for
+// anything else); shared with comparisons (jobs/compare.hpp).
 std::string toml_text(const toml::node& n, const std::string& where);
-// a JSON file, or null when it is missing or cut short;
-nlohmann::json read_json(const std::filesystem::path& p);
-// whether a run folder holds a finished run (metrics.json with status ok or diverged).
-bool run_finished(const std::filesystem::path& dir);
 
 // The scenario's [sweep] table, checked (InputError naming file:line:column), or nothing.
 std::optional<Sweep> parse_sweep(const Scenario& scenario);
 
-struct SweepCallbacks {
-  // Trains one run with these overrides (on top of the command line's) into dir; returns the
-  // exit code.
-  std::function<int(const std::vector<std::string>& sets, const std::filesystem::path& dir)> run;
-  // Evaluates the run in `run_dir` with these overrides into run_dir/evaluations/<name>/.
-  std::function<int(const std::filesystem::path& run_dir, const std::vector<std::string>& sets,
-                    const std::string& name)>
-      evaluate;
-};
+// A grid point (its index along each grid key) as a folder name: "sigma-0.05_formula-paper_eq8";
+// "base" for an empty grid.
+std::string point_label(const Sweep& sweep, const std::vector<std::size_t>& point);
 
-// Runs (or resumes) the sweep into `out` and writes sweep.csv, summary.csv, compare.csv and a
-// figure per attack. Returns the largest exit code of its runs.
-int run_sweep(const Sweep& sweep, const std::filesystem::path& out, const SweepCallbacks& cb,
-              spdlog::logger& log);
+// The sweep as a study: every grid point (row-major: the last key varies fastest) x seed, in
+// OUT/<point>/seed-<s>/, trained with `sets` (the command line's), the point's values and the
+// seed; each then evaluated under every attack into <run>/evaluations/attack-<name>/. threads,
+// when given, is added to every run and evaluation. The tables: study::summarise_sweep.
+study::Study sweep_study(const Sweep& sweep, const std::filesystem::path& scenario,
+                         const std::vector<std::string>& sets, std::optional<std::int64_t> threads,
+                         const std::filesystem::path& out);
 
 }  // namespace dynsim

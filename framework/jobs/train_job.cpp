@@ -6,6 +6,7 @@
 
 #include "common/errors.hpp"
 #include "jobs/figures.hpp"
+#include "parallel/comm.hpp"
 #include "run/atomic_file.hpp"
 #include "run/model_file.hpp"
 #include "run/npy.hpp"
@@ -33,6 +34,7 @@ TrainConfig train_config(const Options& t) {
   c.patience = t.integer("patience");
   c.stop_after = t.integer("stop_after_epochs");
   c.checkpoint_every = t.integer("checkpoint_every");
+  c.shards = t.integer("shards");
   c.divergence_loss = t.real("divergence_loss");
   c.log_every_seconds = t.real("log_every_seconds");
   return c;
@@ -127,6 +129,29 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
            train_idx.size(), val_idx.size(), n_params, steps, w.integrator.dt,
            w.integrator.t_end - w.integrator.t0);
 
+  // Under several ranks (data-parallel) every rank trains the same model; only rank 0 writes
+  // the run folder. The best parameters are also kept in memory on every rank, so restoring
+  // them needs no file another rank wrote.
+  const parallel::Comm& comm = parallel::current();
+  const bool writer = comm.root();
+  std::vector<Matrix<S>> best;
+  auto snapshot = [&] {
+    best.clear();
+    for (const auto& p : model.parameters()) best.emplace_back(p.map());
+  };
+  auto restore = [&] {
+    if (best.empty()) return false;
+    auto params = model.parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) params[i].map() = best[i];
+    model.parameters_changed();
+    return true;
+  };
+  if (comm.distributed())
+    log.info(
+        "data-parallel over {} ranks: {} shards per batch (the same bits for any rank count "
+        "at this train.shards and these threads per rank)",
+        comm.size(), trainer.shards());
+
   TrainState state;
   const fs::path ckpt = out.path("checkpoint");
   if (resume) {
@@ -150,16 +175,25 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
     trainer.optimizer().load_state(opt);
     state = TrainState::from_json(extra.at("train_state"));
     state.stop_reason.clear();
+    if (fs::exists(out.path("model") / "model.json")) {  // the best model of the earlier part
+      best.clear();
+      for (auto& [name, m] : load_arrays<S>(out.path("model"), "model.json", nullptr))
+        best.push_back(std::move(m));
+      if (best.size() != model.parameters().size()) best.clear();
+    }
     log.info("resuming after epoch {} (best so far: epoch {}, validation accuracy {:.2f} %)",
              state.epochs_done, state.best_epoch, 100 * state.best_val_accuracy);
   }
 
   typename Trainer<S>::Hooks hooks;
   hooks.on_best = [&](const TrainState& s) {
-    save_model(out.path("model"), model, w,
-               {{"epoch", s.best_epoch}, {"val_accuracy", s.best_val_accuracy}});
+    snapshot();
+    if (writer)
+      save_model(out.path("model"), model, w,
+                 {{"epoch", s.best_epoch}, {"val_accuracy", s.best_val_accuracy}});
   };
   hooks.on_epoch_end = [&](const TrainState& s) {
+    if (!writer) return;
     // The checkpoint is built in a scratch folder and swapped in, so a crash leaves either the
     // previous checkpoint or the new one, never a mix.
     std::vector<std::pair<std::string, Matrix<S>>> arrays;
@@ -174,19 +208,14 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
     fs::remove_all(old);
     write_history_csv(out, s);
   };
-  hooks.restore_best = [&] {
-    if (fs::exists(out.path("model") / "model.json")) load_model(out.path("model"), model);
-  };
+  hooks.restore_best = [&] { restore(); };
 
   const auto t0 = std::chrono::steady_clock::now();
   state = trainer.train(items, train_idx, val_idx, state, hooks);
   const double train_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const bool diverged = state.stop_reason.rfind("diverged", 0) == 0;
-  if (fs::exists(out.path("model") / "model.json"))
-    load_model(out.path("model"), model);
-  else
-    save_model(out.path("model"), model, w, {{"epoch", state.epochs_done}});
+  if (!restore() && writer) save_model(out.path("model"), model, w, {{"epoch", state.epochs_done}});
   if (state.best_epoch > 0)
     log.info("training: {} ({:.1f} s); best epoch {} with validation accuracy {:.2f} %",
              state.stop_reason, train_seconds, state.best_epoch, 100 * state.best_val_accuracy);
@@ -195,9 +224,11 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
              state.stop_reason, train_seconds);
 
   // Arrays for Python.
-  fs::create_directories(out.path("arrays"));
-  for (const auto& [name, m] : model.exports())
-    write_matrix_npy(out.path("arrays") / (name + ".npy"), m);
+  if (writer) {
+    fs::create_directories(out.path("arrays"));
+    for (const auto& [name, m] : model.exports())
+      write_matrix_npy(out.path("arrays") / (name + ".npy"), m);
+  }
 
   nlohmann::json metrics = {{"job", "train"},
                             {"stop_reason", state.stop_reason},
@@ -212,9 +243,12 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
                             {"dt", w.integrator.dt},
                             {"T", w.integrator.t_end - w.integrator.t0},
                             {"train_wall_seconds", train_seconds},
+                            {"ranks", comm.size()},
+                            {"shards", trainer.shards()},
                             {"history", state.to_json().at("history")}};
   metrics["test"] = evaluate_model(w, in_, out, log);
   metrics["stability"] = stability_report(w, in_, out, log);
+  if (!writer) return metrics;  // figures are rank 0's
   plot_training(out, state, log);
   Items<S> test = load_split(*in_.dataset, Split::test, 1000);
   plot_examples(out, test, model, in_.dataset->image_shape(), log);
@@ -264,7 +298,7 @@ nlohmann::json attack_curve(const Wiring& w, Instances<S>& in, const Items<S>& i
     curve.emplace_back(p, mean);
   }
   out.write_text("attacks.csv", csv.str());
-  plot_attack_curve(out, name, curve, log);
+  if (parallel::current().root()) plot_attack_curve(out, name, curve, log);
   return rows;
 }
 
@@ -361,7 +395,7 @@ nlohmann::json stability_report(const Wiring& w, Instances<S>& in, const RunFold
   }
   out.write_text("stability.csv", csv.str());
   out.write_text("eigenvalues.csv", eig.str());
-  plot_spectrum(out, s, log);
+  if (parallel::current().root()) plot_spectrum(out, s, log);
   return {{"attractors", to_json(s)},
           {"all_stable", all_stable},
           {"all_map_stable", all_map},

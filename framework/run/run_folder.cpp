@@ -29,12 +29,19 @@ RunFolder RunFolder::open(const fs::path& dir) {
   return r;
 }
 
+RunFolder RunFolder::discard(const fs::path& dir) {
+  RunFolder r;
+  r.dir_ = dir;
+  r.writes_ = false;
+  return r;
+}
+
 void RunFolder::write_text(const std::string& file, const std::string& text) const {
-  write_file_atomic(path(file), text);
+  if (writes_) write_file_atomic(path(file), text);
 }
 
 void RunFolder::write_json(const std::string& file, const nlohmann::json& j) const {
-  write_file_atomic(path(file), j.dump(2) + "\n");
+  if (writes_) write_file_atomic(path(file), j.dump(2) + "\n");
 }
 
 }  // namespace dynsim

@@ -14,6 +14,12 @@ class RunFolder {
   static RunFolder create(const std::filesystem::path& out, const std::string& name);
   // An existing run folder (to resume a training run in it).
   static RunFolder open(const std::filesystem::path& dir);
+  // The folder another rank writes (data-parallel runs: only rank 0 writes the run folder):
+  // nothing is created, and write_text/write_json do nothing.
+  static RunFolder discard(const std::filesystem::path& dir);
+
+  // Whether this process writes the folder (false for discard()).
+  bool writes() const { return writes_; }
 
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path path(const std::string& file) const { return dir_ / file; }
@@ -24,6 +30,7 @@ class RunFolder {
 
  private:
   std::filesystem::path dir_;
+  bool writes_ = true;
 };
 
 }  // namespace dynsim

@@ -113,6 +113,12 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
                         "recompute the rest (0: automatic, 1: keep all)")
                .def(std::int64_t{0})
                .at_least(0),
+           opt::integer("shards",
+                        "column blocks of each batch, summed in a fixed tree: the trained bits "
+                        "are the same for any number of MPI ranks at a fixed value (0: one "
+                        "per rank)")
+               .def(std::int64_t{0})
+               .range(0, 4096),
            opt::real("divergence_loss", "a batch loss above this stops training")
                .def(1e6)
                .positive(),

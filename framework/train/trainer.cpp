@@ -6,6 +6,7 @@
 
 #include "common/errors.hpp"
 #include "evaluate/evaluate.hpp"
+#include "parallel/comm.hpp"
 
 namespace dynsim {
 
@@ -95,20 +96,65 @@ Trainer<S>::Trainer(TrainConfig cfg, Model<S>& model, Loss<S>& loss, FixedStepSc
 }
 
 template <class S>
-double Trainer<S>::batch_gradient(const Matrix<S>& inputs, std::span<const int> labels,
+int Trainer<S>::shards() const {
+  return cfg_.shards > 0 ? static_cast<int>(cfg_.shards) : parallel::current().size();
+}
+
+template <class S>
+double Trainer<S>::block_gradient(ConstMatrixRef<S> inputs, std::span<const int> labels,
                                   std::span<const std::uint64_t> ids, NoiseKey key,
-                                  std::vector<Matrix<S>>& grads) {
+                                  std::vector<Matrix<S>>& acc, double weight) {
   const Index b = inputs.cols();
   X_.resize(model_.dim(), b);
   a_.resize(model_.dim(), b);
   model_.encode(inputs, X_);
   adjoint_->forward(X_, ids, key);
-  for (auto& m : acc_) m.setZero();
+  for (auto& m : acc) m.setZero();
+  // Losses are means over their block: a shard's share of the batch mean is weight x its own.
   double loss = static_cast<double>(loss_.value_and_grad(model_, X_, labels, a_));
-  loss += static_cast<double>(model_.item_loss(inputs, X_, a_, acc_));
-  adjoint_->backward(a_, ids, key, acc_);
-  model_.encode_vjp(inputs, a_, acc_);
-  reducer_->reduce(acc_, loss);
+  loss += static_cast<double>(model_.item_loss(inputs, X_, a_, acc));
+  if (weight != 1.0) {  // one block on one rank keeps the bits it always had
+    a_ *= static_cast<S>(weight);
+    for (auto& m : acc) m *= static_cast<S>(weight);
+    loss *= weight;
+  }
+  // The adjoint is linear in its terminal value, so scaling a_ scales every contribution.
+  adjoint_->backward(a_, ids, key, acc);
+  model_.encode_vjp(inputs, a_, acc);
+  return loss;
+}
+
+template <class S>
+double Trainer<S>::batch_gradient(const Matrix<S>& inputs, std::span<const int> labels,
+                                  std::span<const std::uint64_t> ids, NoiseKey key,
+                                  std::vector<Matrix<S>>& grads) {
+  const parallel::Comm& comm = parallel::current();
+  const int n_shards = shards();
+  double loss = 0;
+  if (n_shards == 1 && !comm.distributed()) {
+    loss = block_gradient(inputs, labels, ids, key, acc_, 1.0);
+  } else {
+    if (!tree_ || tree_->shards() != n_shards)
+      tree_ = std::make_unique<parallel::ShardTree<S>>(comm, n_shards, model_.accumulator_shapes());
+    const Index b = inputs.cols();
+    for (int s = tree_->first_shard(); s < tree_->last_shard(); ++s) {
+      // Shard s: columns [b s / shards, b (s + 1) / shards), a function of b and s alone.
+      const Index c0 = b * s / n_shards, c1 = b * (s + 1) / n_shards;
+      auto& part = tree_->partial(s);
+      if (c1 == c0) {  // a batch narrower than the shard count
+        for (auto& m : part.acc) m.setZero();
+        part.loss = 0;
+        continue;
+      }
+      const auto first = static_cast<std::size_t>(c0), count = static_cast<std::size_t>(c1 - c0);
+      part.loss =
+          block_gradient(inputs.middleCols(c0, c1 - c0), labels.subspan(first, count),
+                         ids.subspan(first, count), key, part.acc, double(c1 - c0) / double(b));
+    }
+    auto& total = tree_->sum();
+    for (std::size_t i = 0; i < acc_.size(); ++i) acc_[i] = total.acc[i];
+    loss = total.loss;
+  }
   if (grads.size() != model_.parameters().size()) {
     grads.clear();
     for (const auto& p : model_.parameters()) grads.push_back(Matrix<S>::Zero(p.rows, p.cols));

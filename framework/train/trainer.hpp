@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "evaluate/classifier.hpp"
+#include "parallel/shard_tree.hpp"
 #include "train/adjoint.hpp"
 #include "train/optimizer.hpp"
 
@@ -27,6 +28,7 @@ struct TrainConfig {
   std::int64_t patience = 0;          // 0: no early stopping
   std::int64_t stop_after = 0;        // pause after this epoch (0: never); --resume continues
   std::int64_t checkpoint_every = 0;  // adjoint memory: 0 = automatic
+  std::int64_t shards = 0;            // column blocks of a batch summed in a fixed tree; 0: ranks
   double divergence_loss = 1e6;       // a batch loss above this (or NaN) stops training
   double log_every_seconds = 10;
   std::int64_t eval_batch = 1000;
@@ -51,16 +53,6 @@ struct TrainState {
   static TrainState from_json(const nlohmann::json& j);
 };
 
-// Where gradients from several workers would be combined: data-parallel training over MPI
-// ranks slots in here (an allreduce of the accumulators, which finish_gradients maps linearly,
-// and of the loss). A single process keeps them as they are.
-template <class S>
-class GradientReducer {
- public:
-  virtual ~GradientReducer() = default;
-  virtual void reduce(std::vector<Matrix<S>>& /*accumulators*/, double& /*batch_loss*/) {}
-};
-
 template <class S>
 class Trainer {
  public:
@@ -74,7 +66,8 @@ class Trainer {
           std::int64_t steps, std::uint64_t seed, spdlog::logger& log);
 
   Optimizer<S>& optimizer() { return *optimizer_; }
-  void set_reducer(GradientReducer<S>* r) { reducer_ = r; }
+  // Shards per batch: train.shards, or one per rank of the current communicator.
+  int shards() const;
 
   // Trains from `state` (fresh or restored from a checkpoint) on items[train_idx], validating
   // on items[val_idx]. Returns the final state (stop_reason says why it ended).
@@ -92,7 +85,10 @@ class Trainer {
   StepResult train_step(const Matrix<S>& inputs, std::span<const int> labels,
                         std::span<const std::uint64_t> ids, NoiseKey key);
 
-  // Loss and exact gradient on one batch (exposed for finite-difference tests).
+  // Loss and exact gradient on one batch (exposed for finite-difference tests). With one shard
+  // on one rank the batch is one block; otherwise each shard's share is computed where it lives
+  // and the shards are summed in a fixed tree (parallel/shard_tree.hpp), the same bits for any
+  // rank count.
   double batch_gradient(const Matrix<S>& inputs, std::span<const int> labels,
                         std::span<const std::uint64_t> ids, NoiseKey key,
                         std::vector<Matrix<S>>& grads);
@@ -106,11 +102,16 @@ class Trainer {
   std::uint64_t seed_;
   spdlog::logger& log_;
   std::unique_ptr<Optimizer<S>> optimizer_;
-  GradientReducer<S> local_;
-  GradientReducer<S>* reducer_ = &local_;
   std::unique_ptr<Adjoint<S>> adjoint_;
+  std::unique_ptr<parallel::ShardTree<S>> tree_;
   Matrix<S> X_, a_;
   std::vector<Matrix<S>> acc_, grads_;
+
+  // Loss of one block of a batch, weighted by its share `weight` of the batch's items, and its
+  // accumulators (overwritten) for the same weighted loss.
+  double block_gradient(ConstMatrixRef<S> inputs, std::span<const int> labels,
+                        std::span<const std::uint64_t> ids, NoiseKey key,
+                        std::vector<Matrix<S>>& acc, double weight);
 };
 
 // The learning rate of a (1-based) epoch under the configured schedule.

@@ -144,3 +144,42 @@ TEST_CASE("the epoch order depends only on seed and epoch and item ids", "[adjoi
   std::sort(sorted.begin(), sorted.end());
   CHECK(sorted == idx);
 }
+
+// Data-parallel training sums a batch's shards in a fixed tree (parallel/shard_tree.hpp): on one
+// rank the shards are all local, and their weighted sum is the whole batch's loss and gradient
+// up to rounding, with the noise keyed by item so that each shard draws what the batch drew.
+TEST_CASE("a batch cut into shards gives the batch's loss and gradient", "[adjoint][shards]") {
+  const Index n = 4, b = 7;
+  const std::int64_t steps = 10;
+  Matrix<double> in(n, b);
+  Random(5, Stream::data).normals(Counter{}, in.data(), n * b);
+  const std::vector<int> labels = {0, 1, 0, 1, 1, 0, 0};
+  const std::vector<std::uint64_t> ids = {10, 11, 12, 13, 14, 15, 16};
+  auto gradient = [&](std::int64_t shards, std::vector<Matrix<double>>& grads) {
+    TanhNet model(n);
+    TanhNoise noise;
+    ToTargets loss;
+    FixedStepScheme<double> scheme(Method::euler_maruyama, 0.1, 0.0, model, &noise, 1);
+    spdlog::logger log("test");
+    TrainConfig cfg;
+    cfg.batch_size = b;
+    cfg.shards = shards;
+    Trainer<double> trainer(cfg, model, loss, scheme, steps, 1, log);
+    CHECK(trainer.shards() == (shards > 0 ? shards : 1));
+    return trainer.batch_gradient(in, labels, ids, NoiseKey{9, 2, 0}, grads);
+  };
+  std::vector<Matrix<double>> whole, cut;
+  const double l1 = gradient(0, whole);
+  for (std::int64_t shards : {2, 3, 4, 7, 9}) {  // 9 > b: two shards are empty
+    INFO(shards << " shards");
+    const double ls = gradient(shards, cut);
+    CHECK(std::abs(ls - l1) <= 1e-13 * std::abs(l1));
+    REQUIRE(cut.size() == whole.size());
+    for (std::size_t p = 0; p < whole.size(); ++p)
+      CHECK((cut[p] - whole[p]).norm() <= 1e-13 * whole[p].norm());
+    // The same shard count twice: the same bits.
+    std::vector<Matrix<double>> again;
+    CHECK(gradient(shards, again) == ls);
+    for (std::size_t p = 0; p < whole.size(); ++p) CHECK(again[p] == cut[p]);
+  }
+}

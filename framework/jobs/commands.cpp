@@ -1,0 +1,448 @@
+#include "jobs/commands.hpp"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <iomanip>
+#include <iostream>
+#include <span>
+#include <sstream>
+
+#include "common/errors.hpp"
+#include "common/version.hpp"
+#include "jobs/compare.hpp"
+#include "jobs/instances.hpp"
+#include "jobs/simulate.hpp"
+#include "jobs/sweep.hpp"
+#include "jobs/train_job.hpp"
+#include "parallel/comm.hpp"
+#include "plugin_host/registry.hpp"
+#include "run/model_file.hpp"
+#include "run/provenance.hpp"
+#include "scenario/wiring.hpp"
+#include "study/study.hpp"
+#include "study/summary.hpp"
+
+namespace dynsim {
+namespace fs = std::filesystem;
+
+// ---- logging --------------------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kFilePattern = "[%Y-%m-%d %H:%M:%S.%e] [%l] %v";
+
+// Messages logged before the run folder exists (plugin constructors, say) are kept here and
+// copied into run.log once it is opened.
+std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> g_backlog;
+
+std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> new_backlog() {
+  auto b = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
+  b->set_pattern(kFilePattern);
+  return b;
+}
+
+bool is_run_log(const spdlog::sink_ptr& s) {
+  return s == g_backlog || std::dynamic_pointer_cast<spdlog::sinks::basic_file_sink_mt>(s);
+}
+
+}  // namespace
+
+std::shared_ptr<spdlog::logger> make_logger(const std::string& level) {
+  const int rank = parallel::Comm::world().rank();
+  const auto lvl = spdlog::level::from_str(level);
+  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  if (rank > 0) {
+    sink->set_pattern("[%H:%M:%S.%e] [%^%l%$] [rank " + std::to_string(rank) + "] %v");
+    // Rank 0 tells the story; the others speak up for trouble (or when debugging).
+    if (lvl > spdlog::level::debug) sink->set_level(std::max(lvl, spdlog::level::warn));
+  } else {
+    sink->set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+  }
+  g_backlog = new_backlog();
+  auto log = std::make_shared<spdlog::logger>("dynsim", spdlog::sinks_init_list{sink, g_backlog});
+  log->set_level(lvl);
+  log->flush_on(spdlog::level::info);
+  return log;
+}
+
+void attach_run_log(const RunFolder& out, spdlog::logger& log) {
+  if (!out.writes()) return;  // rank 0 keeps this run's log
+  if (g_backlog) {
+    std::ofstream early(out.path("run.log"), std::ios::app);
+    for (const auto& line : g_backlog->last_formatted()) early << line;
+  }
+  auto file_sink =
+      std::make_shared<spdlog::sinks::basic_file_sink_mt>(out.path("run.log").string());
+  file_sink->set_pattern(kFilePattern);
+  auto& sinks = log.sinks();
+  // Only this run's file: the previous run of a study gets no more lines.
+  sinks.erase(std::remove_if(sinks.begin(), sinks.end(), is_run_log), sinks.end());
+  sinks.push_back(file_sink);
+}
+
+void detach_run_log(spdlog::logger& log) {
+  auto& sinks = log.sinks();
+  sinks.erase(std::remove_if(sinks.begin(), sinks.end(), is_run_log), sinks.end());
+  g_backlog = new_backlog();
+  sinks.push_back(g_backlog);
+}
+
+// ---- one run --------------------------------------------------------------------------------
+
+std::vector<std::string> RunRequest::all_sets() const {
+  auto s = sets;
+  if (seed) s.push_back("scenario.seed=" + std::to_string(*seed));
+  if (threads) s.push_back("scenario.threads=" + std::to_string(*threads));
+  return s;
+}
+
+namespace {
+
+// Plugins log through this C callback; spdlog stays in the host.
+void plugin_log(void* state, int level, const char* source, const char* message) {
+  auto* log = static_cast<spdlog::logger*>(state);
+  const auto lvl = static_cast<spdlog::level::level_enum>(std::clamp(level, 0, 4));
+  log->log(lvl, "[{}] {}", source, message);
+}
+
+void warn_versions(const Wiring& w, spdlog::logger& log) {
+  for (const auto& [table, c] : w.plugins)
+    if (!c.requested_version.empty() && c.requested_version != c.record->version)
+      log.warn("[{}] asks for plugin '{}' version {}, loaded version {} from {}", table,
+               c.record->name, c.requested_version, c.record->version, c.record->file.string());
+  const auto& v = w.scenario_table.string("dynsim_version");
+  if (!v.empty() && v != kDynsimVersion)
+    log.warn("scenario was written by dynsim {}, this is {}", v, kDynsimVersion);
+}
+
+std::string describe_wiring(const Wiring& w) {
+  std::ostringstream s;
+  s << "scenario '" << w.name << "' (" << (w.precision == Precision::f32 ? "f32" : "f64")
+    << ", seed " << w.seed << ", " << w.threads << " thread(s))\n";
+  for (const auto& [table, kind] : plugin_roles())
+    if (const auto* c = w.plugin(table))
+      s << "  " << std::left << std::setw(9) << table << c->record->name << " "
+        << c->record->version << "  (" << c->record->file.string() << ")\n";
+  const auto& ic = w.integrator;
+  s << "  integrator " << method_name(ic.method) << ", dt " << ic.dt << ", t " << ic.t0 << " -> "
+    << ic.t_end;
+  if (ic.method != Method::dopri5) s << " (" << ic.fixed_steps() << " steps)";
+  return s.str();
+}
+
+// The run's folder, made by the current communicator's root only: under a data-parallel run
+// the other ranks get the same path (rank 0's, time stamp included) and write nothing.
+RunFolder folder_for(const std::function<RunFolder()>& make) {
+  const auto& comm = parallel::current();
+  if (!comm.distributed()) return make();
+  std::optional<RunFolder> made;
+  std::string path;
+  if (comm.root()) {
+    made.emplace(make());
+    path = made->dir().string();
+  }
+  const auto all = comm.allgather(std::span<const char>(path.data(), path.size()));
+  if (made) return *made;
+  return RunFolder::discard(std::string(all[0].begin(), all[0].end()));
+}
+
+template <class S>
+int run_job(const Wiring& w, const RunRequest& r, const fs::path& out_dir, spdlog::logger& log) {
+  const bool root = parallel::current().root();
+  const std::string& eval_name = r.eval_name;
+  auto in = instantiate<S>(w, LogSink{plugin_log, &log}, data_dir());
+  if (r.mode == Mode::generate) {
+    load_model(out_dir / "model", *in.model);
+    RunFolder out = folder_for([&] {
+      return RunFolder::create(
+          out_dir / "generated" / (eval_name.empty() ? utc_timestamp(true) : eval_name), w.name);
+    });
+    attach_run_log(out, log);
+    log.info("dynsim {} generate -> {}", kDynsimVersion, out.dir().string());
+    nlohmann::json result = generate(w, in, out, r.gen, log);
+    result["command"] = r.command_line;
+    out.write_json("generate.json", result);
+    if (root) std::cout << out.dir().string() << "\n";
+    return 0;
+  }
+  if (r.mode == Mode::evaluate || r.mode == Mode::stability) {
+    // out_dir is the trained run's folder; results go to a new subfolder of it.
+    load_model(out_dir / "model", *in.model);
+    const bool ev = r.mode == Mode::evaluate;
+    RunFolder out = folder_for([&] {
+      return RunFolder::create(out_dir / (ev ? "evaluations" : "stability") /
+                                   (ev && !eval_name.empty() ? eval_name : utc_timestamp(true)),
+                               w.name);
+    });
+    attach_run_log(out, log);
+    const nlohmann::json result =
+        ev ? evaluate_model(w, in, out, log) : stability_report(w, in, out, log);
+    out.write_json(ev ? "evaluation.json" : "stability.json", result);
+    if (root) std::cout << out.dir().string() << "\n";
+    return 0;
+  }
+  std::optional<SimulateJob<S>> sim;
+  std::optional<TrainJob<S>> train;
+  if (w.training)
+    train.emplace(w, in);
+  else
+    sim.emplace(w, in);
+  if (r.mode == Mode::validate) {
+    if (root)
+      std::cout << "OK " << describe_wiring(w)
+                << "\n  model state dimension N = " << in.model->dim()
+                << "\n  job: " << (w.training ? "train" : "simulate") << "\n";
+    return 0;
+  }
+  const bool resume = r.mode == Mode::resume;
+  RunFolder out = folder_for(
+      [&] { return resume ? RunFolder::open(out_dir) : RunFolder::create(out_dir, w.name); });
+  attach_run_log(out, log);
+  log.info("dynsim {} -> {}{}", kDynsimVersion, out.dir().string(), resume ? " (resuming)" : "");
+  std::istringstream lines(describe_wiring(w));
+  for (std::string line; std::getline(lines, line);) log.info("{}", line);
+
+  std::ostringstream resolved;
+  resolved << "# Resolved by dynsim " << kDynsimVersion << " from " << w.scenario.file().string()
+           << ": every default filled in.\n# Rerun with: dynsim run scenario.resolved.toml\n\n"
+           << toml::toml_formatter(w.resolved()) << "\n";
+  out.write_text("scenario.resolved.toml", resolved.str());
+  out.write_json(resume ? "provenance.resume.json" : "provenance.json",
+                 provenance(w, r.command_line));
+
+  const auto start = std::chrono::steady_clock::now();
+  nlohmann::json metrics;
+  try {
+    metrics = train ? train->run(out, log, resume) : sim->run(out, log);
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::exception& e) {
+    out.write_json("metrics.json", {{"status", "failed"}, {"error", e.what()}});
+    throw RunError(e.what());
+  }
+  const bool diverged = metrics.value("diverged", false);
+  metrics["status"] = diverged ? "diverged" : "ok";
+  metrics["total_wall_seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics["peak_rss_bytes"] = peak_rss_bytes();
+  out.write_json("metrics.json", metrics);
+  log.info("run folder: {} ({:.1f} s, peak memory {:.0f} MB)", out.dir().string(),
+           metrics["total_wall_seconds"].get<double>(), double(peak_rss_bytes()) / 1e6);
+  if (root) std::cout << out.dir().string() << "\n";
+  return diverged ? 1 : 0;
+}
+
+// ---- studies --------------------------------------------------------------------------------
+
+using Summarise =
+    std::function<void(const study::Study& s, const std::vector<study::Outcome>& outcomes)>;
+
+// Plans, runs (over the ranks) and summarises a study; every run and evaluation is a
+// run_scenario of its own. Rank 0 writes the summary and prints the study's folder.
+int run_study(study::Study& s, const study::Check& check, const std::string& command_line,
+              const Summarise& summarise, spdlog::logger& log) {
+  study::plan(s, check);
+  study::Executor ex;
+  ex.run = [&](const study::Run& one_run, const fs::path& dir) {
+    RunRequest one;
+    one.scenario = one_run.scenario.string();
+    one.sets = one_run.sets;  // the seed and threads included
+    one.out = dir.string();
+    one.in_study = true;
+    one.command_line = command_line;
+    return run_scenario(one, log);
+  };
+  ex.evaluate = [&](const fs::path& run_dir, const study::Evaluation& e) {
+    RunRequest one;
+    one.mode = Mode::evaluate;
+    one.scenario = run_dir.string();
+    one.sets = e.sets;
+    one.eval_name = e.name;
+    one.command_line = command_line;
+    return run_scenario(one, log);
+  };
+  ex.done = [&log] { detach_run_log(log); };
+  const study::Result result = study::execute(s, ex, log);
+  if (parallel::Comm::world().root()) {
+    summarise(s, result.outcomes);
+    std::cout << s.out.string() << "\n";
+  }
+  return result.exit_code;
+}
+
+// A scenario's [sweep]: every grid point and seed trained (reusing finished runs), each model
+// evaluated under the sweep's attacks, then the tables and figures. The default folder has no
+// time stamp, so running the same command again resumes the sweep.
+int sweep_command(const RunRequest& r, Sweep sweep, spdlog::logger& log) {
+  if (r.seed)
+    throw InputError("a sweep takes its seeds from [sweep] seeds (or --seeds), not --seed");
+  if (!r.seeds.empty()) sweep.seeds = study::parse_seeds(r.seeds);
+  const fs::path base = r.out.empty()
+                            ? fs::path("runs") / (fs::path(r.scenario).stem().string() + "-sweep")
+                            : fs::path(r.out);
+  study::Study s = sweep_study(sweep, r.scenario, r.sets, r.threads, base);
+  return run_study(
+      s, {}, r.command_line,
+      [&](const study::Study& st, const std::vector<study::Outcome>& outcomes) {
+        study::summarise_sweep(sweep, st, outcomes, log);
+      },
+      log);
+}
+
+// One run per seed in OUT/seed-<s>/, then OUT/summary.json and OUT/seeds.csv with the mean and
+// standard deviation of the headline figures over the seeds that finished.
+int seeds_command(const RunRequest& r, spdlog::logger& log) {
+  const auto seeds = study::parse_seeds(r.seeds);
+  const fs::path base =
+      r.out.empty()
+          ? study::same_on_every_rank(fs::path("runs") / (fs::path(r.scenario).stem().string() +
+                                                          "-seeds-" + utc_timestamp(true)))
+          : fs::path(r.out);
+  study::Study s = study::seeds_study(r.scenario, r.sets, seeds, r.threads, base);
+  return run_study(
+      s, {}, r.command_line,
+      [&](const study::Study& st, const std::vector<study::Outcome>& outcomes) {
+        study::summarise_seeds(st, outcomes, log);
+      },
+      log);
+}
+
+}  // namespace
+
+int run_scenario(const RunRequest& r, spdlog::logger& log) {
+  fs::path scenario = r.scenario, out_dir = r.out;
+  if (r.mode == Mode::evaluate || r.mode == Mode::stability || r.mode == Mode::resume ||
+      r.mode == Mode::generate) {
+    // These start from a run folder: its resolved scenario, with any --set on top.
+    out_dir = r.mode == Mode::resume ? fs::path(r.out) : fs::path(r.scenario);
+    scenario = out_dir / "scenario.resolved.toml";
+    if (!fs::is_regular_file(scenario))
+      throw InputError(out_dir.string() + ": not a run folder (no scenario.resolved.toml)");
+  }
+  Registry registry;
+  const Wiring w = wire(scenario, r.all_sets(), registry);
+  warn_versions(w, log);
+  const auto sweep = parse_sweep(w.scenario);  // checked in every mode, validate included
+  if (r.mode == Mode::run && !r.in_study) {
+    if (sweep) return sweep_command(r, *sweep, log);
+    if (!r.seeds.empty()) return seeds_command(r, log);
+  }
+  set_threads(w.threads);
+  return w.precision == Precision::f32 ? run_job<float>(w, r, out_dir, log)
+                                       : run_job<double>(w, r, out_dir, log);
+}
+
+// Variants trained on the same data with the same seeds, then one table. Every variant is wired
+// (plugins loaded, options checked) and its resolved [dataset] compared before anything trains,
+// so a typo or a mismatched dataset fails in seconds, not hours in.
+int compare_command(const std::vector<std::string>& files, const std::vector<std::string>& sets,
+                    const std::string& seeds, std::optional<std::int64_t> threads,
+                    const std::string& out, const std::string& command_line, spdlog::logger& log) {
+  if (files.empty()) throw InputError("compare: give scenario files or one comparison file");
+  Comparison cmp;
+  if (files.size() == 1 && is_comparison_file(files[0])) {
+    cmp = parse_comparison(files[0]);
+    if (!seeds.empty()) cmp.seeds = study::parse_seeds(seeds);
+  } else {
+    if (files.size() < 2)
+      throw InputError(files[0] + ": one scenario is no comparison; give two or more");
+    cmp = comparison_of_files(
+        files, seeds.empty() ? std::vector<std::int64_t>{} : study::parse_seeds(seeds));
+  }
+  for (auto& v : cmp.variants) v.sets.insert(v.sets.end(), sets.begin(), sets.end());
+  const fs::path base = out.empty() ? fs::path("runs") / (cmp.name + "-compare") : fs::path(out);
+  study::Study s = comparison_study(cmp, threads, base);
+  return run_study(
+      s, comparison_check(), command_line,
+      [&](const study::Study& st, const std::vector<study::Outcome>& outcomes) {
+        study::summarise_comparison(cmp, st, outcomes, log);
+      },
+      log);
+}
+
+// ---- listings -------------------------------------------------------------------------------
+
+namespace {
+
+std::string format_value(const OptionValue& v) {
+  return std::visit(
+      [](const auto& x) -> std::string {
+        using T = std::decay_t<decltype(x)>;
+        std::ostringstream s;
+        if constexpr (std::is_same_v<T, bool>) {
+          s << (x ? "true" : "false");
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          s << '"' << x << '"';
+        } else if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>) {
+          s << x;
+        } else {
+          s << (x.empty() ? "[]" : "[...]");
+        }
+        return s.str();
+      },
+      v);
+}
+
+void print_specs(std::ostream& o, const OptionSpecs& specs) {
+  for (const auto& s : specs) {
+    o << "      " << s.name << " (" << type_name(s.type) << ", "
+      << (s.required() ? std::string("required") : "default " + format_value(*s.default_value));
+    if (s.lo || s.hi) {
+      o << ", ";
+      if (s.lo) o << (s.lo_open ? "> " : ">= ") << *s.lo;
+      if (s.lo && s.hi) o << " and ";
+      if (s.hi) o << "<= " << *s.hi;
+    }
+    if (!s.choices.empty()) {
+      std::string c;
+      for (const auto& x : s.choices) c += (c.empty() ? "" : "|") + x;
+      o << ", one of " << c;
+    }
+    o << ")\n          " << s.doc << "\n";
+  }
+}
+
+}  // namespace
+
+int list_plugins(const std::vector<std::string>& paths) {
+  if (!parallel::Comm::world().root()) return 0;  // one listing, not one per rank
+  std::vector<fs::path> dirs(paths.begin(), paths.end());
+  dirs = Registry::search_path(dirs);
+  Registry registry;
+  registry.load_directories(dirs);
+  std::cout << "plugin search path:\n";
+  for (const auto& d : dirs) std::cout << "  " << d.string() << "\n";
+  for (const auto& [table, kind] : plugin_roles()) {
+    std::cout << "\n" << kind_name(kind) << " plugins ([" << table << "] plugin = NAME):\n";
+    bool any = false;
+    for (const auto& name : registry.names(kind)) {
+      const auto& p = registry.find(kind, name);
+      any = true;
+      std::cout << "  " << p.name << " " << p.version << " - " << p.summary
+                << "\n    file: " << p.file.string() << "\n";
+      const auto specs = p.factory->options();
+      if (specs.empty()) std::cout << "      (no options)\n";
+      print_specs(std::cout, specs);
+    }
+    if (!any) std::cout << "  (none)\n";
+  }
+  return 0;
+}
+
+int list_tables() {
+  if (!parallel::Comm::world().root()) return 0;
+  std::cout << "Host tables of a scenario (plugin tables: see `dynsim plugins`):\n";
+  for (const auto& [name, specs] : host_tables()) {
+    std::cout << "\n  [" << name << "]\n";
+    print_specs(std::cout, specs);
+  }
+  return 0;
+}
+
+}  // namespace dynsim
