@@ -25,6 +25,9 @@ F next_symbol(const char* name) {
   return reinterpret_cast<F>(p);
 }
 
+// The mangled name of dynsim::blas::sgemm_onednn (Itanium C++ ABI).
+constexpr const char* kSgemmOnednnSymbol = "_ZN6dynsim4blas12sgemm_onednnEbbiiifPKfiS2_ifPfi";
+
 // BLAS is called from one thread at a time here; atomics keep the counts right regardless.
 std::atomic<std::int64_t> g_nanos{0}, g_calls{0};
 std::atomic<double> g_flops{0};
@@ -64,6 +67,21 @@ void sgemv_(const char* trans, const int* m, const int* n, const float* alpha, c
 }
 
 }  // extern "C"
+
+// oneDNN's products (dynsim/sdk/blas.hpp, in libdynsim_kernels.so) are timed the same way: this
+// definition comes first for the host's and the plugins' calls, and forwards to the library's.
+namespace dynsim::blas {
+
+void sgemm_onednn(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
+                  const float* b, int ldb, float beta, float* c, int ldc) {
+  using F = void (*)(bool, bool, int, int, int, float, const float*, int, const float*, int, float,
+                     float*, int);
+  static const F real = next_symbol<F>(kSgemmOnednnSymbol);
+  const Timer t(2.0 * double(m) * double(n) * double(k));
+  real(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace dynsim::blas
 
 namespace dynsim::bench {
 

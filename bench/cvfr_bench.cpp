@@ -20,10 +20,13 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include <dynsim/sdk/blas.hpp>
+
 #include "blas_timer.hpp"
 #include "common/errors.hpp"
 #include "jobs/instances.hpp"
 #include "jobs/train_job.hpp"
+#include "peak.hpp"
 #include "run/atomic_file.hpp"
 #include "run/npy.hpp"
 #include "run/provenance.hpp"
@@ -81,15 +84,15 @@ Timing time_calls(F&& f, double min_seconds) {
   return t;
 }
 
-// Seconds per sgemm call of one shape: the best of five timed blocks, so a stray interruption
-// does not lower the roofline.
+// Seconds per product of one shape through the current backend (blas::gemm, as the model calls
+// it): the best of five timed blocks, so a stray interruption does not lower the roofline.
 double sgemm_seconds(char ta, char tb, int m, int n, int k, double min_seconds) {
   Mat a = Mat::Random(ta == 'N' ? m : k, ta == 'N' ? k : m);
   Mat b = Mat::Random(tb == 'N' ? k : n, tb == 'N' ? n : k);
   Mat c = Mat::Zero(m, n);
+  using blas::Op;
   auto call = [&] {
-    bench::raw_sgemm(ta, tb, m, n, k, 1.0f, a.data(), int(a.rows()), b.data(), int(b.rows()), 1.0f,
-                     c.data(), m);
+    blas::gemm<float>(ta == 'N' ? Op::n : Op::t, tb == 'N' ? Op::n : Op::t, 1.0f, a, b, 1.0f, c);
   };
   call();
   double best = 1e300;
@@ -115,6 +118,7 @@ std::vector<std::int64_t> parse_list(const std::string& text) {
 struct Args {
   std::string scenario = std::string(DYNSIM_BENCH_DIR) + "/cvfr_bench.toml";
   std::string batches = "1,16,128,500", steps = "30,300", out;
+  std::string gemm = "openblas,onednn";  // every backend named is timed, in one run
   int threads = 0, check_batch = 16, check_steps = 30;
   double min_seconds = 3.0;
 };
@@ -126,6 +130,19 @@ int run(const Args& args) {
       args.threads > 0 ? args.threads : static_cast<int>(std::thread::hardware_concurrency());
   const std::vector<std::int64_t> batches = parse_list(args.batches),
                                   steps = parse_list(args.steps);
+  std::vector<std::pair<std::string, blas::Backend>> backends;
+  {
+    std::stringstream ss(args.gemm);
+    for (std::string name; std::getline(ss, name, ',');) {
+      if (name == "onednn")
+        backends.emplace_back(name, blas::Backend::onednn);
+      else if (name == "openblas")
+        backends.emplace_back(name, blas::Backend::openblas);
+      else
+        throw InputError("--gemm: '" + name + "' is not onednn or openblas");
+    }
+    if (backends.empty()) throw InputError("--gemm: name a backend");
+  }
   const fs::path out =
       args.out.empty() ? fs::path("runs") / ("bench-" + utc_timestamp(true)) : fs::path(args.out);
   fs::create_directories(out / "twin");
@@ -171,7 +188,14 @@ int run(const Args& args) {
     write_matrix_npy(out / "twin" / (prefix + "_labels.npy"), lab);
   };
 
-  // 1. The twin's check: initial parameters, one batch, dynsim's loss and gradients.
+  // The machine's limit, before anything else loads the cores.
+  const bench::Peak peak = bench::measure_peak(threads, args.min_seconds);
+  log->info("machine peak on {} threads: fp32 FMA {:.0f} GFLOP/s, bf16 dot products {:.0f} GFLOP/s",
+            threads, peak.fp32_gflops, peak.bf16_gflops);
+
+  // 1. The twin's check: initial parameters, one batch, dynsim's loss and gradients (through the
+  // first backend named).
+  blas::set_backend(backends.front().second);
   {
     FixedStepScheme<float> scheme(w.integrator.method, dt, w.integrator.t0, model, in.noise,
                                   threads);
@@ -201,23 +225,35 @@ int run(const Args& args) {
 
   write_batch("timing", Index(b_max));
 
-  // 2. The roofline: sgemm alone on the step's shapes.
-  nlohmann::json roof = nlohmann::json::object();
-  std::map<Index, double> t_fwd, t_bwd, t_wgrad;
-  for (const std::int64_t b : batches) {
-    const int ni = int(n), bi = int(b);
-    t_fwd[b] = sgemm_seconds('N', 'N', ni, bi, ni, 0.5);
-    t_bwd[b] = sgemm_seconds('T', 'N', ni, bi, ni, 0.5);
-    t_wgrad[b] = sgemm_seconds('N', 'T', ni, ni, bi, 0.5);
-    const double flops = 2.0 * double(n) * double(n) * double(b);
-    roof[std::to_string(b)] = {{"A_f_seconds", t_fwd[b]},
-                               {"At_a_seconds", t_bwd[b]},
-                               {"a_fT_seconds", t_wgrad[b]},
-                               {"A_f_gflops", flops / t_fwd[b] * 1e-9},
-                               {"At_a_gflops", flops / t_bwd[b] * 1e-9},
-                               {"a_fT_gflops", flops / t_wgrad[b] * 1e-9}};
-    log->info("sgemm N={} B={}: A f {:.1f} GFLOP/s, A^T a {:.1f}, a f^T {:.1f}", n, b,
-              flops / t_fwd[b] * 1e-9, flops / t_bwd[b] * 1e-9, flops / t_wgrad[b] * 1e-9);
+  // 2. The roofline: each backend's product alone on the step's shapes.
+  nlohmann::json roofs = nlohmann::json::object();
+  std::map<std::string, std::map<Index, double>> t_fwd, t_bwd, t_wgrad;
+  for (const auto& [name, backend] : backends) {
+    blas::set_backend(backend);
+    nlohmann::json roof = nlohmann::json::object();
+    for (const std::int64_t b : batches) {
+      const int ni = int(n), bi = int(b);
+      double& f = t_fwd[name][b];
+      double& g = t_bwd[name][b];
+      double& h = t_wgrad[name][b];
+      f = sgemm_seconds('N', 'N', ni, bi, ni, 0.5);
+      g = sgemm_seconds('T', 'N', ni, bi, ni, 0.5);
+      h = sgemm_seconds('N', 'T', ni, ni, bi, 0.5);
+      const double flops = 2.0 * double(n) * double(n) * double(b);
+      roof[std::to_string(b)] = {{"A_f_seconds", f},
+                                 {"At_a_seconds", g},
+                                 {"a_fT_seconds", h},
+                                 {"A_f_gflops", flops / f * 1e-9},
+                                 {"At_a_gflops", flops / g * 1e-9},
+                                 {"a_fT_gflops", flops / h * 1e-9},
+                                 {"A_f_machine_fraction", flops / f * 1e-9 / peak.fp32_gflops}};
+      log->info(
+          "{} N={} B={}: A f {:.1f} GFLOP/s ({:.0f} % of the machine), A^T a {:.1f}, a f^T "
+          "{:.1f}",
+          name, n, b, flops / f * 1e-9, 100 * flops / f * 1e-9 / peak.fp32_gflops, flops / g * 1e-9,
+          flops / h * 1e-9);
+    }
+    roofs[name] = roof;
   }
 
   // The per-optimizer-step cost that does not depend on B or the step count: rebuilding A
@@ -240,77 +276,86 @@ int run(const Args& args) {
   // 3. dynsim: training steps and inference, smallest work first (so the process's peak memory
   // after each configuration is that configuration's).
   nlohmann::json configs = nlohmann::json::array();
-  for (const std::int64_t s : steps)
-    for (const std::int64_t b : batches) {
-      restore();
-      FixedStepScheme<float> scheme(w.integrator.method, dt, w.integrator.t0, model, in.noise,
-                                    threads);
-      cfg.batch_size = b;
-      Trainer<float> trainer(cfg, model, *in.loss, scheme, s, w.seed, *log);
-      Mat x, X;
-      std::vector<int> labels;
-      std::vector<std::uint64_t> ids;
-      batch_of(Index(b), x, labels, ids);
-      const NoiseKey key{w.seed, 1, 0};
-      const Timing train = time_calls(
-          [&] {
-            if (!trainer.train_step(x, labels, ids, key).ok)
-              throw RunError("benchmark training step diverged");
-          },
-          args.min_seconds);
-      X.resize(n, Index(b));
-      const Timing infer = time_calls(
-          [&] {
-            model.encode(x, X);
-            scheme.run(X, 0, s, ids, key);
-          },
-          args.min_seconds);
-      const std::int64_t every = auto_checkpoint_every(s, n, b, sizeof(float));
-      const double item_steps = double(b) * double(s);
-      const double roof_train =
-          double(s) * (t_fwd[b] * (every > 1 ? 2 : 1) + t_bwd[b] + t_wgrad[b]);
-      const double roof_infer = double(s) * t_fwd[b];
-      nlohmann::json c = {{"batch", b},
-                          {"steps", s},
-                          {"train_step_seconds", train.seconds},
-                          {"train_reps", train.reps},
-                          {"train_item_steps_per_second", item_steps / train.seconds},
-                          {"train_gemm_share", train.gemm_share},
-                          {"train_gemm_gflops", train.gemm_gflops},
-                          {"train_recomputes_forward", every > 1},
-                          {"roofline_train_seconds", roof_train},
-                          {"train_roofline_fraction", roof_train / train.seconds},
-                          {"infer_seconds", infer.seconds},
-                          {"infer_reps", infer.reps},
-                          {"infer_item_steps_per_second", item_steps / infer.seconds},
-                          {"infer_gemm_share", infer.gemm_share},
-                          {"roofline_infer_seconds", roof_infer},
-                          {"infer_roofline_fraction", roof_infer / infer.seconds},
-                          {"peak_rss_bytes", peak_rss_bytes()}};
-      log->info(
-          "B={} steps={}: train {:.4g} s/step ({:.3g} item-steps/s, GEMM {:.0f} %, {:.0f} % of "
-          "roofline), inference {:.4g} s ({:.3g} item-steps/s, {:.0f} % of roofline), peak {:.0f} "
-          "MB",
-          b, s, train.seconds, item_steps / train.seconds, 100 * train.gemm_share,
-          100 * roof_train / train.seconds, infer.seconds, item_steps / infer.seconds,
-          100 * roof_infer / infer.seconds, double(peak_rss_bytes()) / 1e6);
-      configs.push_back(c);
-    }
+  for (const auto& [gemm_name, backend] : backends)
+    for (const std::int64_t s : steps)
+      for (const std::int64_t b : batches) {
+        blas::set_backend(backend);
+        restore();
+        FixedStepScheme<float> scheme(w.integrator.method, dt, w.integrator.t0, model, in.noise,
+                                      threads);
+        cfg.batch_size = b;
+        Trainer<float> trainer(cfg, model, *in.loss, scheme, s, w.seed, *log);
+        Mat x, X;
+        std::vector<int> labels;
+        std::vector<std::uint64_t> ids;
+        batch_of(Index(b), x, labels, ids);
+        const NoiseKey key{w.seed, 1, 0};
+        const Timing train = time_calls(
+            [&] {
+              if (!trainer.train_step(x, labels, ids, key).ok)
+                throw RunError("benchmark training step diverged");
+            },
+            args.min_seconds);
+        X.resize(n, Index(b));
+        const Timing infer = time_calls(
+            [&] {
+              model.encode(x, X);
+              scheme.run(X, 0, s, ids, key);
+            },
+            args.min_seconds);
+        const std::int64_t every = auto_checkpoint_every(s, n, b, sizeof(float));
+        const double item_steps = double(b) * double(s);
+        const double roof_train = double(s) * (t_fwd[gemm_name][b] * (every > 1 ? 2 : 1) +
+                                               t_bwd[gemm_name][b] + t_wgrad[gemm_name][b]);
+        const double roof_infer = double(s) * t_fwd[gemm_name][b];
+        nlohmann::json c = {{"gemm", gemm_name},
+                            {"batch", b},
+                            {"steps", s},
+                            {"train_step_seconds", train.seconds},
+                            {"train_reps", train.reps},
+                            {"train_item_steps_per_second", item_steps / train.seconds},
+                            {"train_gemm_share", train.gemm_share},
+                            {"train_gemm_gflops", train.gemm_gflops},
+                            {"train_gemm_machine_fraction", train.gemm_gflops / peak.fp32_gflops},
+                            {"infer_gemm_gflops", infer.gemm_gflops},
+                            {"infer_gemm_machine_fraction", infer.gemm_gflops / peak.fp32_gflops},
+                            {"train_recomputes_forward", every > 1},
+                            {"roofline_train_seconds", roof_train},
+                            {"train_roofline_fraction", roof_train / train.seconds},
+                            {"infer_seconds", infer.seconds},
+                            {"infer_reps", infer.reps},
+                            {"infer_item_steps_per_second", item_steps / infer.seconds},
+                            {"infer_gemm_share", infer.gemm_share},
+                            {"roofline_infer_seconds", roof_infer},
+                            {"infer_roofline_fraction", roof_infer / infer.seconds},
+                            {"peak_rss_bytes", peak_rss_bytes()}};
+        log->info(
+            "{} B={} steps={}: train {:.4g} s/step ({:.3g} item-steps/s, GEMM {:.0f} % of the time "
+            "at {:.0f} % of the machine, {:.0f} % of roofline), inference {:.4g} s ({:.3g} "
+            "item-steps/s, {:.0f} % of roofline), peak {:.0f} MB",
+            gemm_name, b, s, train.seconds, item_steps / train.seconds, 100 * train.gemm_share,
+            100 * train.gemm_gflops / peak.fp32_gflops, 100 * roof_train / train.seconds,
+            infer.seconds, item_steps / infer.seconds, 100 * roof_infer / infer.seconds,
+            double(peak_rss_bytes()) / 1e6);
+        configs.push_back(c);
+      }
 
-  const nlohmann::json result = {{"tool", "dynsim_bench"},
-                                 {"date", utc_timestamp()},
-                                 {"cpu", cpu_model()},
-                                 {"threads", threads},
-                                 {"blas", blas_description()},
-                                 {"scenario", fs::absolute(args.scenario).string()},
-                                 {"n", n},
-                                 {"dt", dt},
-                                 {"lr", cfg.optimizer.lr},
-                                 {"clip_norm", cfg.clip_norm},
-                                 {"min_seconds", args.min_seconds},
-                                 {"roofline", roof},
-                                 {"per_optimizer_step", fixed},
-                                 {"configs", configs}};
+  const nlohmann::json result = {
+      {"tool", "dynsim_bench"},
+      {"date", utc_timestamp()},
+      {"cpu", cpu_model()},
+      {"threads", threads},
+      {"blas", blas_description()},
+      {"scenario", fs::absolute(args.scenario).string()},
+      {"n", n},
+      {"dt", dt},
+      {"lr", cfg.optimizer.lr},
+      {"clip_norm", cfg.clip_norm},
+      {"min_seconds", args.min_seconds},
+      {"machine_peak_gflops", {{"fp32", peak.fp32_gflops}, {"bf16", peak.bf16_gflops}}},
+      {"roofline", roofs},
+      {"per_optimizer_step", fixed},
+      {"configs", configs}};
   write_file_atomic(out / "dynsim.json", result.dump(2));
   std::cout << out.string() << "\n";
   return 0;
@@ -332,6 +377,8 @@ int main(int argc, char** argv) {
   app.add_option("--check-batch", a.check_batch, "batch of the twin's gradient check")
       ->capture_default_str();
   app.add_option("--out", a.out, "output folder (default runs/bench-<time>)");
+  app.add_option("--gemm", a.gemm, "product backends to time, comma-separated (onednn, openblas)")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {
     return run(a);

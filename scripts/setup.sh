@@ -20,7 +20,7 @@ packages=(
   g++ cmake ninja-build git pkg-config
   libboost-dev libeigen3-dev libtomlplusplus-dev libspdlog-dev catch2 libcli11-dev
   nlohmann-json3-dev libopenblas-openmp-dev librandom123-dev zlib1g-dev gnuplot-nox
-  dataset-fashion-mnist libopenmpi-dev openmpi-bin
+  dataset-fashion-mnist libopenmpi-dev openmpi-bin libdnnl-dev
 )
 ((bench)) && packages+=(python3-torch python3-numpy)
 missing=()

@@ -13,6 +13,8 @@
 #include <span>
 #include <sstream>
 
+#include <dynsim/sdk/blas.hpp>
+
 #include "common/errors.hpp"
 #include "common/version.hpp"
 #include "jobs/compare.hpp"
@@ -334,6 +336,8 @@ int run_scenario(const RunRequest& r, spdlog::logger& log) {
     if (!r.seeds.empty()) return seeds_command(r, log);
   }
   set_threads(w.threads);
+  blas::set_backend(w.scenario_table.string("gemm") == "openblas" ? blas::Backend::openblas
+                                                                  : blas::Backend::onednn);
   return w.precision == Precision::f32 ? run_job<float>(w, r, out_dir, log)
                                        : run_job<double>(w, r, out_dir, log);
 }

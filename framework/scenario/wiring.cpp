@@ -27,6 +27,11 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
                .at_least(0),
            opt::string("dynsim_version", "version that wrote this scenario (warns if different)")
                .def(""),
+           opt::string("gemm",
+                       "library of the single-precision matrix products: onednn (AVX-512 "
+                       "kernels) or openblas (the path before oneDNN); f64 always uses OpenBLAS")
+               .def("onednn")
+               .one_of({"onednn", "openblas"}),
        }},
       {"plugins",
        {opt::string_list("paths", "extra plugin folders, relative to the scenario file")

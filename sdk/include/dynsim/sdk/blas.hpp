@@ -16,6 +16,18 @@ namespace dynsim::blas {
 
 enum class Op { n, t };  // op(X) = X or X^T
 
+// Where single-precision products go: oneDNN's matmul (the default: AVX-512 kernels here, about
+// twice OpenBLAS's rate on the hot shapes, docs/RESULTS.md) or OpenBLAS's sgemm (today's path,
+// kept so one benchmark run measures both). Double precision always goes to OpenBLAS. The switch
+// lives in the shared library dynsim_kernels, so the host's choice (scenario.gemm) reaches every
+// plugin; DYNSIM_GEMM=openblas|onednn sets the default of a program that never chooses.
+enum class Backend { openblas, onednn };
+void set_backend(Backend b);
+Backend backend();
+// C = alpha op(A) op(B) + beta C, column-major, through oneDNN (sdk/src/gemm.cpp).
+void sgemm_onednn(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
+                  const float* b, int ldb, float beta, float* c, int ldc);
+
 template <class S>
 void gemm(Op opa, Op opb, S alpha, ConstMatrixRef<S> a, ConstMatrixRef<S> b, S beta,
           MatrixRef<S> c) {
@@ -30,10 +42,15 @@ void gemm(Op opa, Op opb, S alpha, ConstMatrixRef<S> a, ConstMatrixRef<S> b, S b
   const int lda = std::max<int>(1, static_cast<int>(a.outerStride()));
   const int ldb = std::max<int>(1, static_cast<int>(b.outerStride()));
   const int ldc = std::max<int>(1, static_cast<int>(c.outerStride()));
-  if constexpr (std::is_same_v<S, float>)
-    sgemm_(&ta, &tb, &m, &n, &k, &alpha, a.data(), &lda, b.data(), &ldb, &beta, c.data(), &ldc);
-  else
+  if constexpr (std::is_same_v<S, float>) {
+    if (backend() == Backend::onednn)
+      sgemm_onednn(opa == Op::t, opb == Op::t, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta,
+                   c.data(), ldc);
+    else
+      sgemm_(&ta, &tb, &m, &n, &k, &alpha, a.data(), &lda, b.data(), &ldb, &beta, c.data(), &ldc);
+  } else {
     dgemm_(&ta, &tb, &m, &n, &k, &alpha, a.data(), &lda, b.data(), &ldb, &beta, c.data(), &ldc);
+  }
 }
 
 }  // namespace dynsim::blas
