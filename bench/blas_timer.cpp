@@ -95,10 +95,4 @@ void reset_blas_time() {
   g_flops = 0;
 }
 
-void raw_sgemm(char ta, char tb, int m, int n, int k, float alpha, const float* a, int lda,
-               const float* b, int ldb, float beta, float* c, int ldc) {
-  static const Sgemm real = next_symbol<Sgemm>("sgemm_");
-  real(&ta, &tb, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
-}
-
 }  // namespace dynsim::bench

@@ -17,8 +17,4 @@ struct BlasTime {
 BlasTime blas_time();
 void reset_blas_time();
 
-// The real OpenBLAS sgemm, bypassing the timer (for the roofline measurement).
-void raw_sgemm(char ta, char tb, int m, int n, int k, float alpha, const float* a, int lda,
-               const float* b, int ldb, float beta, float* c, int ldc);
-
 }  // namespace dynsim::bench

@@ -199,11 +199,9 @@ study::Study sweep_study(const Sweep& sweep, const fs::path& scenario,
   st.out = out;
   for (const auto& p : points) {
     const std::string label = point_label(sweep, p);
-    std::vector<std::string> point_sets, coords;
-    for (std::size_t g = 0; g < p.size(); ++g) {
+    std::vector<std::string> point_sets;
+    for (std::size_t g = 0; g < p.size(); ++g)
       point_sets.push_back(sweep.grid[g].first + "=" + sweep.grid[g].second[p[g]]);
-      coords.push_back(sweep.grid[g].second[p[g]]);
-    }
     for (const std::int64_t seed : sweep.seeds) {
       study::Run r;
       r.id = label + "/seed-" + std::to_string(seed);
@@ -215,7 +213,6 @@ study::Study sweep_study(const Sweep& sweep, const fs::path& scenario,
       r.sets.push_back("scenario.seed=" + std::to_string(seed));
       if (threads) r.sets.push_back(thread_set);
       r.point = p;
-      r.coords = coords;
       r.evaluations = evaluations;
       st.runs.push_back(std::move(r));
     }

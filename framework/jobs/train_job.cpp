@@ -179,7 +179,12 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
       best.clear();
       for (auto& [name, m] : load_arrays<S>(out.path("model"), "model.json", nullptr))
         best.push_back(std::move(m));
-      if (best.size() != model.parameters().size()) best.clear();
+      bool fits = best.size() == params.size();
+      for (std::size_t i = 0; fits && i < params.size(); ++i)
+        fits = best[i].rows() == params[i].rows && best[i].cols() == params[i].cols;
+      if (!fits)
+        throw InputError((out.path("model") / "model.json").string() +
+                         ": the saved best model does not match the model's parameter blocks");
     }
     log.info("resuming after epoch {} (best so far: epoch {}, validation accuracy {:.2f} %)",
              state.epochs_done, state.best_epoch, 100 * state.best_val_accuracy);

@@ -49,9 +49,8 @@ struct Run {
   std::string group;  // the grid point's label, the variant's name, or "" (seeds)
   std::int64_t seed = 0;
   std::filesystem::path scenario;
-  std::vector<std::string> sets;    // every override, "scenario.seed=N" included
-  std::vector<std::size_t> point;   // sweeps: the grid point's index along each key
-  std::vector<std::string> coords;  // sweeps: the grid point's values (TOML text)
+  std::vector<std::string> sets;   // every override, "scenario.seed=N" included
+  std::vector<std::size_t> point;  // sweeps: the grid point's index along each key
   std::vector<Evaluation> evaluations;
   // Filled in by plan():
   std::string hash;      // of the resolved scenario

@@ -122,8 +122,9 @@ void summarise_sweep(const Sweep& sweep, const Study& s, const std::vector<Outco
   for (const auto& [run, m] : finished_runs(s, outcomes)) {
     const std::string& label = run->group;
     const std::int64_t seed = run->seed;
-    std::string coords;
-    for (const auto& c : run->coords) coords += "," + c;
+    std::string coords;  // the point's values, from the grid
+    for (std::size_t g = 0; g < run->point.size(); ++g)
+      coords += "," + sweep.grid[g].second[run->point[g]];
     const auto pt = json::json_pointer("/test/T/accuracy");
     if (m.contains(pt)) {
       const double a = m[pt].get<double>();

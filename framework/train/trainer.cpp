@@ -131,6 +131,7 @@ double Trainer<S>::batch_gradient(const Matrix<S>& inputs, std::span<const int> 
   const parallel::Comm& comm = parallel::current();
   const int n_shards = shards();
   double loss = 0;
+  const std::vector<Matrix<S>>* acc = &acc_;
   if (n_shards == 1 && !comm.distributed()) {
     loss = block_gradient(inputs, labels, ids, key, acc_, 1.0);
   } else {
@@ -151,15 +152,15 @@ double Trainer<S>::batch_gradient(const Matrix<S>& inputs, std::span<const int> 
           block_gradient(inputs.middleCols(c0, c1 - c0), labels.subspan(first, count),
                          ids.subspan(first, count), key, part.acc, double(c1 - c0) / double(b));
     }
-    auto& total = tree_->sum();
-    for (std::size_t i = 0; i < acc_.size(); ++i) acc_[i] = total.acc[i];
+    const auto& total = tree_->sum();
+    acc = &total.acc;
     loss = total.loss;
   }
   if (grads.size() != model_.parameters().size()) {
     grads.clear();
     for (const auto& p : model_.parameters()) grads.push_back(Matrix<S>::Zero(p.rows, p.cols));
   }
-  model_.finish_gradients(acc_, grads);
+  model_.finish_gradients(*acc, grads);
   loss += static_cast<double>(model_.regularize(grads));
   return loss;
 }
