@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
@@ -25,8 +26,9 @@ F next_symbol(const char* name) {
   return reinterpret_cast<F>(p);
 }
 
-// The mangled name of dynsim::blas::sgemm_onednn (Itanium C++ ABI).
+// The mangled names of dynsim::blas::sgemm_onednn and bf16gemm_onednn (Itanium C++ ABI).
 constexpr const char* kSgemmOnednnSymbol = "_ZN6dynsim4blas12sgemm_onednnEbbiiifPKfiS2_ifPfi";
+constexpr const char* kBf16gemmOnednnSymbol = "_ZN6dynsim4blas15bf16gemm_onednnEbbiiifPKtiS2_ifPfi";
 
 // BLAS is called from one thread at a time here; atomics keep the counts right regardless.
 std::atomic<std::int64_t> g_nanos{0}, g_calls{0};
@@ -77,6 +79,15 @@ void sgemm_onednn(bool ta, bool tb, int m, int n, int k, float alpha, const floa
   using F = void (*)(bool, bool, int, int, int, float, const float*, int, const float*, int, float,
                      float*, int);
   static const F real = next_symbol<F>(kSgemmOnednnSymbol);
+  const Timer t(2.0 * double(m) * double(n) * double(k));
+  real(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void bf16gemm_onednn(bool ta, bool tb, int m, int n, int k, float alpha, const std::uint16_t* a,
+                     int lda, const std::uint16_t* b, int ldb, float beta, float* c, int ldc) {
+  using F = void (*)(bool, bool, int, int, int, float, const std::uint16_t*, int,
+                     const std::uint16_t*, int, float, float*, int);
+  static const F real = next_symbol<F>(kBf16gemmOnednnSymbol);
   const Timer t(2.0 * double(m) * double(n) * double(k));
   real(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

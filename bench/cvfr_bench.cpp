@@ -3,8 +3,11 @@
 //   training:  Trainer::train_step, i.e. everything one optimizer step costs (building A and its
 //              LU, forward, adjoint, parameter gradients, clipping, Adam, parameters_changed);
 //   inference: FixedStepScheme::run over the batch;
-//   roofline:  OpenBLAS sgemm alone on the shapes the step calls, per item-step 3 GEMMs in
+//   roofline:  each path's product alone on the shapes the step calls, per item-step 3 GEMMs in
 //              training (A f(X), A^T a, a f(X)^T) and 1 in inference.
+//
+// Paths, all timed in one run: f32 through OpenBLAS (the path before oneDNN), f32 through
+// oneDNN (the default), and bf16 (scenario.precision = "bf16": bf16 operands through oneDNN).
 //
 // It also writes the initial parameters, one batch and dynsim's loss and gradients on it, so
 // bench/cvfr_torch_twin.py can check that its computation is the same before timing it.
@@ -85,14 +88,22 @@ Timing time_calls(F&& f, double min_seconds) {
 }
 
 // Seconds per product of one shape through the current backend (blas::gemm, as the model calls
-// it): the best of five timed blocks, so a stray interruption does not lower the roofline.
-double sgemm_seconds(char ta, char tb, int m, int n, int k, double min_seconds) {
+// it; blas::gemm_bf16 with bf16 operands): the best of five timed blocks, so a stray
+// interruption does not lower the roofline.
+double gemm_seconds(bool bf16, char ta, char tb, int m, int n, int k, double min_seconds) {
   Mat a = Mat::Random(ta == 'N' ? m : k, ta == 'N' ? k : m);
   Mat b = Mat::Random(tb == 'N' ? k : n, tb == 'N' ? n : k);
+  blas::Bf16Matrix ab(a.rows(), a.cols()), bb(b.rows(), b.cols());
+  blas::round_to_bf16(a, ab);
+  blas::round_to_bf16(b, bb);
   Mat c = Mat::Zero(m, n);
   using blas::Op;
+  const Op oa = ta == 'N' ? Op::n : Op::t, ob = tb == 'N' ? Op::n : Op::t;
   auto call = [&] {
-    blas::gemm<float>(ta == 'N' ? Op::n : Op::t, tb == 'N' ? Op::n : Op::t, 1.0f, a, b, 1.0f, c);
+    if (bf16)
+      blas::gemm_bf16(oa, ob, 1.0f, ab, bb, 1.0f, c);
+    else
+      blas::gemm<float>(oa, ob, 1.0f, a, b, 1.0f, c);
   };
   call();
   double best = 1e300;
@@ -118,7 +129,8 @@ std::vector<std::int64_t> parse_list(const std::string& text) {
 struct Args {
   std::string scenario = std::string(DYNSIM_BENCH_DIR) + "/cvfr_bench.toml";
   std::string batches = "1,16,128,500", steps = "30,300", out;
-  std::string gemm = "openblas,onednn";  // every backend named is timed, in one run
+  std::string gemm = "openblas,onednn";  // every backend named is timed in f32, in one run
+  bool bf16 = true;                      // and the bf16 path
   int threads = 0, check_batch = 16, check_steps = 30;
   double min_seconds = 3.0;
 };
@@ -155,6 +167,20 @@ int run(const Args& args) {
   Instances<float> in = instantiate<float>(w, LogSink{bench_log, log.get()}, data_dir());
   if (!in.dataset || !in.loss) throw InputError(args.scenario + ": needs [dataset] and [loss]");
   Model<float>& model = *in.model;
+  // The bf16 path: the same scenario and seed (so the same initial parameters) at bf16.
+  const Wiring w16 = wire(args.scenario,
+                          {"scenario.threads=" + std::to_string(threads), "scenario.precision=bf16"},
+                          registry);
+  Instances<float> in16 = instantiate<float>(w16, LogSink{bench_log, log.get()}, data_dir());
+  struct Path {
+    std::string name;
+    blas::Backend backend;
+    Model<float>* model;
+    bool bf16;
+  };
+  std::vector<Path> paths;
+  for (const auto& [name, backend] : backends) paths.push_back({name, backend, &model, false});
+  if (args.bf16) paths.push_back({"bf16", blas::Backend::onednn, in16.model, true});
   const Items<float> items = in.dataset->load(Split::train);
   const Index n = model.dim();
   const std::int64_t b_max = *std::max_element(batches.begin(), batches.end());
@@ -164,10 +190,10 @@ int run(const Args& args) {
 
   std::vector<Mat> initial;
   for (const auto& p : model.parameters()) initial.emplace_back(p.map());
-  auto restore = [&] {
-    auto params = model.parameters();
+  auto restore = [&](Model<float>& m) {
+    auto params = m.parameters();
     for (std::size_t i = 0; i < params.size(); ++i) params[i].map() = initial[i];
-    model.parameters_changed();
+    m.parameters_changed();
   };
   TrainConfig cfg = train_config(w.train_table);
   const double dt = w.integrator.dt;
@@ -213,8 +239,21 @@ int run(const Args& args) {
     const auto params = model.parameters();
     for (std::size_t i = 0; i < params.size(); ++i)
       write_matrix_npy(out / "twin" / ("grad_" + params[i].name + ".npy"), grads[i]);
+    double loss16 = 0;
+    if (args.bf16) {  // the bf16 path's loss and gradients on the same batch, for the twin
+      blas::set_backend(blas::Backend::onednn);
+      FixedStepScheme<float> s16(w.integrator.method, dt, w.integrator.t0, *in16.model, in.noise,
+                                 threads);
+      Trainer<float> t16(cfg, *in16.model, *in.loss, s16, args.check_steps, w.seed, *log);
+      std::vector<Mat> g16;
+      loss16 = t16.batch_gradient(x, labels, ids, NoiseKey{w.seed, 1, 0}, g16);
+      for (std::size_t i = 0; i < params.size(); ++i)
+        write_matrix_npy(out / "twin" / ("bf16_grad_" + params[i].name + ".npy"), g16[i]);
+      blas::set_backend(backends.front().second);
+    }
     // c and beta come with the exports above, as the model resolved them.
     nlohmann::json check = {{"loss", loss},
+                            {"bf16_loss", args.bf16 ? nlohmann::json(loss16) : nlohmann::json()},
                             {"batch", args.check_batch},
                             {"steps", args.check_steps},
                             {"input_scale", w.plugin("model")->options.real("input_scale")},
@@ -228,17 +267,20 @@ int run(const Args& args) {
   // 2. The roofline: each backend's product alone on the step's shapes.
   nlohmann::json roofs = nlohmann::json::object();
   std::map<std::string, std::map<Index, double>> t_fwd, t_bwd, t_wgrad;
-  for (const auto& [name, backend] : backends) {
-    blas::set_backend(backend);
+  for (const Path& path : paths) {
+    const std::string& name = path.name;
+    blas::set_backend(path.backend);
+    const double limit = path.bf16 ? peak.bf16_gflops : peak.fp32_gflops;
     nlohmann::json roof = nlohmann::json::object();
     for (const std::int64_t b : batches) {
       const int ni = int(n), bi = int(b);
       double& f = t_fwd[name][b];
       double& g = t_bwd[name][b];
       double& h = t_wgrad[name][b];
-      f = sgemm_seconds('N', 'N', ni, bi, ni, 0.5);
-      g = sgemm_seconds('T', 'N', ni, bi, ni, 0.5);
-      h = sgemm_seconds('N', 'T', ni, ni, bi, 0.5);
+      // The bf16 model keeps A^T as its own matrix, so its A^T a is an N-N product too.
+      f = gemm_seconds(path.bf16, 'N', 'N', ni, bi, ni, 0.5);
+      g = gemm_seconds(path.bf16, path.bf16 ? 'N' : 'T', 'N', ni, bi, ni, 0.5);
+      h = gemm_seconds(path.bf16, 'N', 'T', ni, ni, bi, 0.5);
       const double flops = 2.0 * double(n) * double(n) * double(b);
       roof[std::to_string(b)] = {{"A_f_seconds", f},
                                  {"At_a_seconds", g},
@@ -246,12 +288,12 @@ int run(const Args& args) {
                                  {"A_f_gflops", flops / f * 1e-9},
                                  {"At_a_gflops", flops / g * 1e-9},
                                  {"a_fT_gflops", flops / h * 1e-9},
-                                 {"A_f_machine_fraction", flops / f * 1e-9 / peak.fp32_gflops}};
+                                 {"A_f_machine_fraction", flops / f * 1e-9 / limit}};
       log->info(
-          "{} N={} B={}: A f {:.1f} GFLOP/s ({:.0f} % of the machine), A^T a {:.1f}, a f^T "
-          "{:.1f}",
-          name, n, b, flops / f * 1e-9, 100 * flops / f * 1e-9 / peak.fp32_gflops, flops / g * 1e-9,
-          flops / h * 1e-9);
+          "{} N={} B={}: A f {:.1f} GFLOP/s ({:.0f} % of the machine's {} limit), A^T a {:.1f}, "
+          "a f^T {:.1f}",
+          name, n, b, flops / f * 1e-9, 100 * flops / f * 1e-9 / limit,
+          path.bf16 ? "bf16" : "fp32", flops / g * 1e-9, flops / h * 1e-9);
     }
     roofs[name] = roof;
   }
@@ -259,7 +301,8 @@ int run(const Args& args) {
   // The per-optimizer-step cost that does not depend on B or the step count: rebuilding A
   // (and its LU) from the parameters, and mapping dL/dA to the parameter blocks (profile of
   // the small-batch regime, where it dominates).
-  restore();
+  blas::set_backend(backends.front().second);
+  restore(model);
   std::vector<Mat> acc, grads;
   for (const auto& [r, c] : model.accumulator_shapes()) acc.push_back(Mat::Random(r, c));
   const Timing rebuild = time_calls([&] { model.parameters_changed(); }, args.min_seconds / 2);
@@ -276,15 +319,18 @@ int run(const Args& args) {
   // 3. dynsim: training steps and inference, smallest work first (so the process's peak memory
   // after each configuration is that configuration's).
   nlohmann::json configs = nlohmann::json::array();
-  for (const auto& [gemm_name, backend] : backends)
+  for (const Path& path : paths)
     for (const std::int64_t s : steps)
       for (const std::int64_t b : batches) {
-        blas::set_backend(backend);
-        restore();
-        FixedStepScheme<float> scheme(w.integrator.method, dt, w.integrator.t0, model, in.noise,
+        const std::string& gemm_name = path.name;
+        Model<float>& timed = *path.model;
+        const double limit = path.bf16 ? peak.bf16_gflops : peak.fp32_gflops;
+        blas::set_backend(path.backend);
+        restore(timed);
+        FixedStepScheme<float> scheme(w.integrator.method, dt, w.integrator.t0, timed, in.noise,
                                       threads);
         cfg.batch_size = b;
-        Trainer<float> trainer(cfg, model, *in.loss, scheme, s, w.seed, *log);
+        Trainer<float> trainer(cfg, timed, *in.loss, scheme, s, w.seed, *log);
         Mat x, X;
         std::vector<int> labels;
         std::vector<std::uint64_t> ids;
@@ -299,7 +345,7 @@ int run(const Args& args) {
         X.resize(n, Index(b));
         const Timing infer = time_calls(
             [&] {
-              model.encode(x, X);
+              timed.encode(x, X);
               scheme.run(X, 0, s, ids, key);
             },
             args.min_seconds);
@@ -309,6 +355,7 @@ int run(const Args& args) {
                                                t_bwd[gemm_name][b] + t_wgrad[gemm_name][b]);
         const double roof_infer = double(s) * t_fwd[gemm_name][b];
         nlohmann::json c = {{"gemm", gemm_name},
+                            {"precision", path.bf16 ? "bf16" : "f32"},
                             {"batch", b},
                             {"steps", s},
                             {"train_step_seconds", train.seconds},
@@ -316,9 +363,9 @@ int run(const Args& args) {
                             {"train_item_steps_per_second", item_steps / train.seconds},
                             {"train_gemm_share", train.gemm_share},
                             {"train_gemm_gflops", train.gemm_gflops},
-                            {"train_gemm_machine_fraction", train.gemm_gflops / peak.fp32_gflops},
+                            {"train_gemm_machine_fraction", train.gemm_gflops / limit},
                             {"infer_gemm_gflops", infer.gemm_gflops},
-                            {"infer_gemm_machine_fraction", infer.gemm_gflops / peak.fp32_gflops},
+                            {"infer_gemm_machine_fraction", infer.gemm_gflops / limit},
                             {"train_recomputes_forward", every > 1},
                             {"roofline_train_seconds", roof_train},
                             {"train_roofline_fraction", roof_train / train.seconds},
@@ -334,7 +381,7 @@ int run(const Args& args) {
             "at {:.0f} % of the machine, {:.0f} % of roofline), inference {:.4g} s ({:.3g} "
             "item-steps/s, {:.0f} % of roofline), peak {:.0f} MB",
             gemm_name, b, s, train.seconds, item_steps / train.seconds, 100 * train.gemm_share,
-            100 * train.gemm_gflops / peak.fp32_gflops, 100 * roof_train / train.seconds,
+            100 * train.gemm_gflops / limit, 100 * roof_train / train.seconds,
             infer.seconds, item_steps / infer.seconds, 100 * roof_infer / infer.seconds,
             double(peak_rss_bytes()) / 1e6);
         configs.push_back(c);
@@ -377,7 +424,10 @@ int main(int argc, char** argv) {
   app.add_option("--check-batch", a.check_batch, "batch of the twin's gradient check")
       ->capture_default_str();
   app.add_option("--out", a.out, "output folder (default runs/bench-<time>)");
-  app.add_option("--gemm", a.gemm, "product backends to time, comma-separated (onednn, openblas)")
+  app.add_option("--gemm", a.gemm,
+                 "product backends to time in f32, comma-separated (onednn, openblas)")
+      ->capture_default_str();
+  app.add_option("--bf16", a.bf16, "also time the bf16 path (scenario.precision = bf16)")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   try {

@@ -125,7 +125,7 @@ void warn_versions(const Wiring& w, spdlog::logger& log) {
 
 std::string describe_wiring(const Wiring& w) {
   std::ostringstream s;
-  s << "scenario '" << w.name << "' (" << (w.precision == Precision::f32 ? "f32" : "f64")
+  s << "scenario '" << w.name << "' (" << precision_name(w.precision)
     << ", seed " << w.seed << ", " << w.threads << " thread(s))\n";
   for (const auto& [table, kind] : plugin_roles())
     if (const auto* c = w.plugin(table))
@@ -338,8 +338,8 @@ int run_scenario(const RunRequest& r, spdlog::logger& log) {
   set_threads(w.threads);
   blas::set_backend(w.scenario_table.string("gemm") == "openblas" ? blas::Backend::openblas
                                                                   : blas::Backend::onednn);
-  return w.precision == Precision::f32 ? run_job<float>(w, r, out_dir, log)
-                                       : run_job<double>(w, r, out_dir, log);
+  return w.precision == Precision::f64 ? run_job<double>(w, r, out_dir, log)
+                                       : run_job<float>(w, r, out_dir, log);
 }
 
 // Variants trained on the same data with the same seeds, then one table. Every variant is wired

@@ -126,8 +126,8 @@ std::vector<int> classify_with_run(const std::filesystem::path& run_dir,
   Registry registry;
   const Wiring w = wire(file, {}, registry);
   if (!w.training) throw InputError("--classifier " + run_dir.string() + ": not a training run");
-  return w.precision == Precision::f32 ? classify_items<float>(w, run_dir, items, log)
-                                       : classify_items<double>(w, run_dir, items, log);
+  return w.precision == Precision::f64 ? classify_items<double>(w, run_dir, items, log)
+                                       : classify_items<float>(w, run_dir, items, log);
 }
 
 template <class S>

@@ -33,7 +33,11 @@ Instances<S> instantiate(const Wiring& w, LogSink sink, const std::string& data)
     }
     std::unique_ptr<PluginObject> obj;
     try {
-      obj = c->record->factory->create(precision_of<S>(), c->options, ctx);
+      // bf16 is the float instantiation; the factory tells the model through Context::bf16.
+      obj = c->record->factory->create(
+          std::is_same_v<S, float> && w.precision == Precision::bf16 ? Precision::bf16
+                                                                     : precision_of<S>(),
+          c->options, ctx);
     } catch (const InputError&) {
       throw;
     } catch (const std::exception& e) {

@@ -88,7 +88,7 @@ void save_model(const fs::path& dir, Model<S>& model, const Wiring& w,
   const PluginChoice* m = w.plugin("model");
   j["plugin"] = m->record->name;
   j["plugin_version"] = m->record->version;
-  j["precision"] = std::is_same_v<S, float> ? "f32" : "f64";
+  j["precision"] = precision_name(w.precision);
   std::ostringstream scenario;
   scenario << toml::toml_formatter(w.resolved());
   j["scenario"] = scenario.str();

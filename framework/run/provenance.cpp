@@ -76,7 +76,7 @@ nlohmann::json provenance(const Wiring& w, const std::string& command_line) {
       {"hardware_threads", static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN))},
       {"host", host},
       {"seed", w.seed},
-      {"precision", w.precision == Precision::f32 ? "f32" : "f64"},
+      {"precision", precision_name(w.precision)},
       {"scenario_file", w.scenario.file().string()},
       {"command", command_line},
       {"started_utc", utc_timestamp()},

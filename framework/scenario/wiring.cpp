@@ -3,6 +3,8 @@
 #include <cmath>
 #include <thread>
 
+#include <dynsim/sdk/blas.hpp>
+
 #include "common/errors.hpp"
 #include "common/version.hpp"
 #include "latent/latent_model.hpp"
@@ -16,9 +18,11 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
        {
            opt::string("name", "run name (default: the file name without .toml)").def(""),
            opt::string("description", "free text, copied to the run folder").def(""),
-           opt::string("precision", "scalar type of the whole run")
+           opt::string("precision",
+                       "arithmetic of the run: f64, f32, or bf16 (f32 state, loss and optimizer; "
+                       "bf16 operands with f32 sums in the model's big products)")
                .def("f64")
-               .one_of({"f32", "f64"}),
+               .one_of({"f32", "f64", "bf16"}),
            opt::integer("seed", "seed of every random draw (init, noise, data order, attacks)")
                .def(std::int64_t{0})
                .at_least(0),
@@ -267,7 +271,8 @@ Wiring wire(const fs::path& file, const std::vector<std::string>& sets, Registry
 
   const Options& s = w.scenario_table;
   w.name = s.string("name").empty() ? file.stem().string() : s.string("name");
-  w.precision = s.string("precision") == "f32" ? Precision::f32 : Precision::f64;
+  const std::string& prec = s.string("precision");
+  w.precision = prec == "f32" ? Precision::f32 : prec == "bf16" ? Precision::bf16 : Precision::f64;
   w.seed = static_cast<std::uint64_t>(s.integer("seed"));
   const auto threads = s.integer("threads");
   w.threads = threads > 0 ? static_cast<int>(threads)
@@ -342,6 +347,12 @@ Wiring wire(const fs::path& file, const std::vector<std::string>& sets, Registry
   }
   if (!w.plugin("model"))
     throw InputError(file.string() + ": missing table [model] (every scenario needs a model)");
+  if (const PluginRecord* m = w.plugin("model")->record; !m->factory->supports(w.precision))
+    s.fail("precision", "the model plugin '" + m->name + "' (" + m->file.string() +
+                            ") has no bf16 path; use f32 or f64");
+  if (w.precision == Precision::bf16 && !blas::bf16_available())
+    s.fail("precision",
+           "this CPU has no bf16 matrix product in oneDNN (it needs AVX-512 BF16 or AMX); use f32");
   if (ic.method == Method::euler_maruyama && !w.plugin("noise"))
     it.fail("method", "euler_maruyama needs a [noise] table");
   return w;

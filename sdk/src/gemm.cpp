@@ -32,6 +32,7 @@ struct Key {
   int m, n, k, lda, ldb, ldc;
   int ta, tb;   // ints, not bools: no padding, so the bytes compare and hash as the fields
   int threads;  // a primitive is laid out for the thread count it was made under
+  int bf16;     // operands in bf16 (C stays f32)
   float alpha, beta;
   bool operator==(const Key& o) const { return std::memcmp(this, &o, sizeof(Key)) == 0; }
 };
@@ -68,12 +69,11 @@ Prepared prepare(const Engine& e, const Key& key) {
   using dt = dnnl::memory::data_type;
   using dims = dnnl::memory::dims;
   const dnnl::memory::dim m = key.m, n = key.n, k = key.k;
+  const dt in = key.bf16 ? dt::bf16 : dt::f32;
   // op(B)^T, n x k: B is k x n column-major (row-major n x k, stride ldb) unless transposed.
-  const dnnl::memory::desc src_md(dims{n, k}, dt::f32,
-                                  key.tb ? dims{1, key.ldb} : dims{key.ldb, 1});
+  const dnnl::memory::desc src_md(dims{n, k}, in, key.tb ? dims{1, key.ldb} : dims{key.ldb, 1});
   // op(A)^T, k x m: A is m x k column-major (row-major k x m, stride lda) unless transposed.
-  const dnnl::memory::desc wei_md(dims{k, m}, dt::f32,
-                                  key.ta ? dims{1, key.lda} : dims{key.lda, 1});
+  const dnnl::memory::desc wei_md(dims{k, m}, in, key.ta ? dims{1, key.lda} : dims{key.lda, 1});
   const dnnl::memory::desc dst_md(dims{n, m}, dt::f32, dims{key.ldc, 1});
   dnnl::primitive_attr attr;
   if (key.alpha != 1.0f) attr.set_output_scales(0, {key.alpha});
@@ -102,8 +102,10 @@ Backend backend() {
   return g_backend.load(std::memory_order_relaxed);
 }
 
-void sgemm_onednn(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
-                  const float* b, int ldb, float beta, float* c, int ldc) {
+namespace {
+
+void matmul(bool bf16, bool ta, bool tb, int m, int n, int k, float alpha, const void* a, int lda,
+            const void* b, int ldb, float beta, float* c, int ldc) {
   if (k == 0) {  // an empty sum: C = beta C (oneDNN has no zero-size reduction)
     for (int j = 0; j < n; ++j)
       for (int i = 0; i < m; ++i) {
@@ -113,7 +115,8 @@ void sgemm_onednn(bool ta, bool tb, int m, int n, int k, float alpha, const floa
     return;
   }
   Engine& e = engine();
-  const Key key{m, n, k, lda, ldb, ldc, ta ? 1 : 0, tb ? 1 : 0, omp_get_max_threads(), alpha, beta};
+  const Key key{m,         n,          k, lda, ldb, ldc, ta ? 1 : 0, tb ? 1 : 0, omp_get_max_threads(),
+                bf16 ? 1 : 0, alpha, beta};
   std::lock_guard<std::mutex> lock(e.mutex);
   auto it = e.cache.find(key);
   if (it == e.cache.end()) {
@@ -121,11 +124,36 @@ void sgemm_onednn(bool ta, bool tb, int m, int n, int k, float alpha, const floa
     it = e.cache.emplace(key, prepare(e, key)).first;
   }
   Prepared& p = it->second;
-  p.src.set_data_handle(const_cast<float*>(b));
-  p.wei.set_data_handle(const_cast<float*>(a));
+  p.src.set_data_handle(const_cast<void*>(b));
+  p.wei.set_data_handle(const_cast<void*>(a));
   p.dst.set_data_handle(c);
   p.prim.execute(e.strm, p.args);
   e.strm.wait();
+}
+
+}  // namespace
+
+bool bf16_available() {
+  static const bool available = [] {
+    try {
+      const Key key{16, 16, 16, 16, 16, 16, 0, 0, 1, 1, 1.0f, 0.0f};
+      prepare(engine(), key);
+      return true;
+    } catch (const dnnl::error&) {
+      return false;
+    }
+  }();
+  return available;
+}
+
+void sgemm_onednn(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda,
+                  const float* b, int ldb, float beta, float* c, int ldc) {
+  matmul(false, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void bf16gemm_onednn(bool ta, bool tb, int m, int n, int k, float alpha, const std::uint16_t* a,
+                     int lda, const std::uint16_t* b, int ldb, float beta, float* c, int ldc) {
+  matmul(true, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace dynsim::blas

@@ -107,6 +107,9 @@ TEST_CASE("scenario errors exit with code 2 and say where", "[cli]") {
        "syntax.toml:12:9: TOML syntax error"},
       {"no_state", replace(kGood, "x0 = [[1.0, 0.0], [0.0, 1.0]]", "x0 = [[1.0]]"), "",
        "[simulate] option 'x0': row 1 has 1 values but the model takes inputs of dimension 2"},
+      // A model without a bf16 path refuses it before anything runs.
+      {"no_bf16", kGood, "--set scenario.precision=bf16",
+       "--set scenario.precision=bf16: [scenario] option 'precision': the model plugin 'linear' ("},
   };
   for (const auto& c : cases) {
     INFO(c.name);

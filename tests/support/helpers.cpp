@@ -27,17 +27,21 @@ Options options_from(const OptionSpecs& specs, const std::string& toml_options) 
 
 template <class S>
 std::unique_ptr<Model<S>> entry_model(const std::string& toml_options, std::uint64_t seed,
-                                      int threads) {
+                                      int threads, Precision precision) {
   const dynsim_plugin_info* info = dynsim_plugin_entry();
   const Options o = options_from(info->factory->options(), toml_options);
   Context ctx;
   ctx.seed = seed;
   ctx.threads = threads;
-  auto obj = info->factory->create(precision_of<S>(), o, ctx);
+  if (precision == Precision::bf16) REQUIRE((std::is_same_v<S, float>));
+  auto obj = info->factory->create(
+      precision == Precision::bf16 ? Precision::bf16 : precision_of<S>(), o, ctx);
   return std::unique_ptr<Model<S>>(static_cast<Model<S>*>(obj.release()));
 }
-template std::unique_ptr<Model<float>> entry_model<float>(const std::string&, std::uint64_t, int);
-template std::unique_ptr<Model<double>> entry_model<double>(const std::string&, std::uint64_t, int);
+template std::unique_ptr<Model<float>> entry_model<float>(const std::string&, std::uint64_t, int,
+                                                          Precision);
+template std::unique_ptr<Model<double>> entry_model<double>(const std::string&, std::uint64_t, int,
+                                                           Precision);
 
 template <class S>
 std::unique_ptr<Model<S>> linear_model(const std::string& toml_options) {
@@ -60,14 +64,14 @@ Matrix<double> random_matrix(Index rows, Index cols, unsigned seed, double scale
   return scale * Matrix<double>::Random(rows, cols);
 }
 
-std::unique_ptr<PluginObject> loss_plugin(const std::string& name) {
+std::unique_ptr<PluginObject> loss_plugin(const std::string& name, Precision precision) {
   static Registry* reg = [] {  // plugins are never unloaded, so neither is their registry
     auto* r = new Registry;
     r->load_directories({DYNSIM_PLUGIN_DIR});
     return r;
   }();
   const PluginRecord& rec = reg->find(PluginKind::loss, name);
-  return rec.factory->create(Precision::f64, options_from(rec.factory->options(), ""), Context{});
+  return rec.factory->create(precision, options_from(rec.factory->options(), ""), Context{});
 }
 
 double fd_gradient_error(Model<double>& model, const std::vector<Matrix<double>>& grads,

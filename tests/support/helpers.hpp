@@ -14,10 +14,11 @@ template <class S>
 std::unique_ptr<Model<S>> linear_model(const std::string& toml_options);
 
 // The model plugin linked into this test binary (its one dynsim_plugin_entry), built from a
-// TOML snippet of options with this seed and thread count.
+// TOML snippet of options with this seed and thread count (precision: bf16 for the float
+// instance's bf16 path; anything else means S's own).
 template <class S>
 std::unique_ptr<Model<S>> entry_model(const std::string& toml_options, std::uint64_t seed = 7,
-                                      int threads = 1);
+                                      int threads = 1, Precision precision = precision_of<S>());
 
 // The message of the InputError that f throws, or "(no error)".
 std::string input_error_of(const std::function<void()>& f);
@@ -25,8 +26,9 @@ std::string input_error_of(const std::function<void()>& f);
 // A reproducible matrix with entries uniform in [-scale, scale].
 Matrix<double> random_matrix(Index rows, Index cols, unsigned seed, double scale);
 
-// The loss plugin `name` (f64, default options) from the build's plugin folder.
-std::unique_ptr<PluginObject> loss_plugin(const std::string& name);
+// The loss plugin `name` (default options) from the build's plugin folder.
+std::unique_ptr<PluginObject> loss_plugin(const std::string& name,
+                                          Precision precision = Precision::f64);
 template <class S>
 Loss<S>& as_loss(const std::unique_ptr<PluginObject>& p) {
   return *static_cast<Loss<S>*>(p.get());

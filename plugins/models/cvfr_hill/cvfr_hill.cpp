@@ -13,6 +13,12 @@
 //
 // The drift vjp accumulates G = dL/dM (one GEMM per call); finish_gradients maps G to the
 // parameter blocks once per batch.
+//
+// scenario.precision = "bf16": M is rounded to bf16 once per optimizer step (parameters_changed),
+// f(X) and the adjoint are rounded as the elementwise passes write them, and the three products
+// (M f, M^T a, the dL/dM panel) take bf16 operands with fp32 sums; the state, the loss and the
+// optimizer stay fp32. The adjoint is exact for that computation with the rounding taken as the
+// identity (straight-through): dL/dM of the rounded M is handed to M.
 #include <dynsim/sdk.hpp>
 
 #include <Eigen/LU>
@@ -23,6 +29,7 @@
 #include <sstream>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -248,6 +255,8 @@ class CvfrHill final : public dynsim::Model<S> {
   using Vec = dynsim::Vector<S>;
 
  public:
+  static constexpr bool supports_bf16 = true;
+
   static dynsim::OptionSpecs options() {
     using namespace dynsim::opt;
     dynsim::OptionSpecs specs = dynsim::planted_model_options("uniform", -0.4, 0.4);
@@ -315,6 +324,7 @@ class CvfrHill final : public dynsim::Model<S> {
     penalty_ = static_cast<S>(p.ortho_penalty);
     input_scale_ = static_cast<S>(o.real("input_scale"));
     threads_ = ctx.threads;
+    bf16_ = std::is_same_v<S, float> && ctx.bf16;
     states_ = p.states.cast<S>();
     activity_ = p.activity.cast<S>();
     for (Index j = 0; j < k_; ++j) {
@@ -350,7 +360,8 @@ class CvfrHill final : public dynsim::Model<S> {
                  ", beta = " + num(p.beta) + ", x_p = " + num(p.xp[0]) +
                  (o.real_list("lambda").size() > 1 ? " (class 0)" : "") + ", f(x_p) = " + num(fxp) +
                  ", pattern = " + p.pattern + " (alphabet " + o.string("alphabet") + "), " +
-                 p.parameterisation + " parameterisation, cond(Psi) = " + num(psi_condition()));
+                 p.parameterisation + " parameterisation, cond(Psi) = " + num(psi_condition()) +
+                 (bf16_ ? ", bf16 operands in the products" : ""));
     if (r_ < k_)
       ctx.log.info("binary patterns planted through " + std::to_string(r_) + " block eigenvectors");
   }
@@ -362,6 +373,17 @@ class CvfrHill final : public dynsim::Model<S> {
   // X <- (1 - h) X + h beta A f(X) is the GEMM's C = alpha A f + beta C.
   void drift(S, dynsim::ConstMatrixRef<S> X, dynsim::MatrixRef<S> dX) override {
     resize_scratch(X.cols());
+    if constexpr (std::is_same_v<S, float>)
+      if (bf16_) {
+        dynsim::for_columns(n_, X.cols(), threads_, [&](Index j0, Index j1) {
+          for (Index j = j0; j < j1; ++j) {
+            hill_bf16(X.col(j).data(), dynsim::blas::bf16_column(f_bf_, j));
+            dX.col(j) = -X.col(j);
+          }
+        });
+        dynsim::blas::gemm_bf16(Op::n, Op::n, beta_, m_bf_, f_bf_, 1.0f, dX);
+        return;
+      }
     dynsim::for_columns(n_, X.cols(), threads_, [&](Index j0, Index j1) {
       for (Index j = j0; j < j1; ++j) {
         const auto x = X.col(j).array();
@@ -374,6 +396,17 @@ class CvfrHill final : public dynsim::Model<S> {
 
   bool euler_step(S, S h, dynsim::MatrixRef<S> X) override {
     resize_scratch(X.cols());
+    if constexpr (std::is_same_v<S, float>)
+      if (bf16_) {
+        dynsim::for_columns(n_, X.cols(), threads_, [&](Index j0, Index j1) {
+          for (Index j = j0; j < j1; ++j) {
+            hill_bf16(X.col(j).data(), dynsim::blas::bf16_column(f_bf_, j));
+            X.col(j) *= S(1) - h;
+          }
+        });
+        dynsim::blas::gemm_bf16(Op::n, Op::n, h * beta_, m_bf_, f_bf_, 1.0f, X);
+        return true;
+      }
     dynsim::for_columns(n_, X.cols(), threads_, [&](Index j0, Index j1) {
       for (Index j = j0; j < j1; ++j) {
         auto x = X.col(j).array();
@@ -400,7 +433,10 @@ class CvfrHill final : public dynsim::Model<S> {
 
   // The buffered a f^T columns go into dL/dA as one GEMM with inner dimension up to
   // kPanelColumns, instead of one rank-B update of the N x N accumulator per step.
-  void flush_accumulators(std::vector<dynsim::Matrix<S>>& acc) override { panel_.flush(acc[0]); }
+  void flush_accumulators(std::vector<dynsim::Matrix<S>>& acc) override {
+    panel_.flush(acc[0]);
+    panel_bf_.flush(acc[0]);
+  }
 
   std::vector<std::pair<Index, Index>> accumulator_shapes() override { return {{n_, n_}}; }
 
@@ -439,9 +475,10 @@ class CvfrHill final : public dynsim::Model<S> {
     if (!spectral_) {
       m_.noalias() = a_ * i_minus_p_;
       m_ += m_planted_;
-      return;
+    } else {
+      coupling_.assemble();
     }
-    coupling_.assemble();
+    if (bf16_) round_coupling();
   }
 
   // Condition number of Psi (spectral: 1-norm estimate from the LU; projector: 2-norm condition
@@ -487,9 +524,38 @@ class CvfrHill final : public dynsim::Model<S> {
 
   // Scratch sized to the batch: reallocated only when the batch width changes.
   void resize_scratch(Index b) {
-    if (f_.cols() == b) return;
-    f_.resize(n_, b);
+    if (mt_adj_.cols() == b) return;
     mt_adj_.resize(n_, b);
+    if (bf16_) {
+      f_bf_.resize(n_, b);
+      adj_bf_.resize(n_, b);
+    } else {
+      f_.resize(n_, b);
+    }
+  }
+
+  // f(x) of one column of N entries, rounded to bf16.
+  void hill_bf16(const S* x, std::uint16_t* out) const {
+    for (Index i = 0; i < n_; ++i) {
+      const float xx = static_cast<float>(x[i]) * static_cast<float>(x[i]);
+      out[i] = dynsim::blas::bf16_bits(xx / (static_cast<float>(c_) + xx));
+    }
+  }
+
+  // M and M^T rounded to bf16, each column-major, so that both products read their operand in
+  // the layout oneDNN streams fastest.
+  void round_coupling() {
+    const Mat& m = coupling();
+    m_bf_.resize(n_, n_);
+    mt_bf_.resize(n_, n_);
+    for (Index j = 0; j < n_; ++j) {
+      std::uint16_t* col = dynsim::blas::bf16_column(m_bf_, j);
+      for (Index i = 0; i < n_; ++i) col[i] = dynsim::blas::bf16_bits(static_cast<float>(m(i, j)));
+    }
+    for (Index j = 0; j < n_; ++j) {
+      std::uint16_t* col = dynsim::blas::bf16_column(mt_bf_, j);
+      for (Index i = 0; i < n_; ++i) col[i] = dynsim::blas::bf16_bits(static_cast<float>(m(j, i)));
+    }
   }
 
   // The coupling the drift uses: A (spectral) or M (projector).
@@ -501,6 +567,11 @@ class CvfrHill final : public dynsim::Model<S> {
                 S grad_scale, dynsim::MatrixRef<S> out, std::vector<dynsim::Matrix<S>>& acc) {
     const Index b = X.cols();
     resize_scratch(b);
+    if constexpr (std::is_same_v<S, float>)
+      if (bf16_) {
+        vjp_pass_bf16(X, adj, scale, keep, grad_scale, out, acc);
+        return;
+      }
     gemm(Op::t, Op::n, S(1), coupling(), adj, S(0), mt_adj_);
     const Index p0 = panel_.reserve(n_, b, acc[0]);
     const S two_c = S(2) * c_;
@@ -512,6 +583,38 @@ class CvfrHill final : public dynsim::Model<S> {
         out.col(j).array() =
             keep * adj.col(j).array() +
             scale * (two_c * x / (c_ + x.square()).square()) * mt_adj_.col(j).array();
+      }
+    });
+  }
+
+  // vjp_pass with bf16 operands: adj is rounded before the product, the panel stores bf16.
+  void vjp_pass_bf16(dynsim::ConstMatrixRef<S> X, dynsim::ConstMatrixRef<S> adj, S scale, S keep,
+                     S grad_scale, dynsim::MatrixRef<S> out, std::vector<dynsim::Matrix<S>>& acc) {
+    const Index b = X.cols();
+    dynsim::for_columns(n_, b, threads_, [&](Index j0, Index j1) {
+      for (Index j = j0; j < j1; ++j) {
+        const S* a = adj.col(j).data();
+        std::uint16_t* ab = dynsim::blas::bf16_column(adj_bf_, j);
+        for (Index i = 0; i < n_; ++i) ab[i] = dynsim::blas::bf16_bits(static_cast<float>(a[i]));
+      }
+    });
+    dynsim::blas::gemm_bf16(Op::n, Op::n, 1.0f, mt_bf_, adj_bf_, 0.0f, mt_adj_);
+    const Index p0 = panel_bf_.reserve(n_, b, acc[0]);
+    const S two_c = S(2) * c_;
+    dynsim::for_columns(n_, b, threads_, [&](Index j0, Index j1) {
+      for (Index j = j0; j < j1; ++j) {
+        const S* x = X.col(j).data();
+        const S* a = adj.col(j).data();
+        const S* mta = mt_adj_.col(j).data();
+        std::uint16_t* u = dynsim::blas::bf16_column(panel_bf_.u(), p0 + j);
+        std::uint16_t* v = dynsim::blas::bf16_column(panel_bf_.v(), p0 + j);
+        S* o = out.col(j).data();
+        for (Index i = 0; i < n_; ++i) {
+          const S xi = x[i], xx = xi * xi, den = c_ + xx;
+          v[i] = dynsim::blas::bf16_bits(static_cast<float>(xx / den));
+          u[i] = dynsim::blas::bf16_bits(static_cast<float>(grad_scale * a[i]));
+          o[i] = keep * a[i] + scale * (two_c * xi / (den * den)) * mta[i];
+        }
       }
     });
   }
@@ -528,6 +631,13 @@ class CvfrHill final : public dynsim::Model<S> {
   int threads_ = 1;
   Mat f_, mt_adj_;                      // scratch, N x B
   dynsim::OuterProductPanel<S> panel_;  // pending (a, f) columns of dL/dA
+  // bf16 path: M and M^T rounded once per optimizer step, f(X) and adj as rounded operands,
+  // and the panel in bf16.
+  bool bf16_ = false;
+  dynsim::blas::Bf16Matrix m_bf_, mt_bf_, f_bf_, adj_bf_;
+  std::conditional_t<std::is_same_v<S, float>, dynsim::OuterProductPanel<S, Eigen::bfloat16>,
+                     dynsim::OuterProductPanel<S>>
+      panel_bf_;  // (f64 never uses it)
 };
 
 }  // namespace

@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#define DYNSIM_ABI_VERSION 4u
+#define DYNSIM_ABI_VERSION 5u
 #define DYNSIM_ENTRY_SYMBOL "dynsim_plugin_entry"
 
 namespace dynsim {
@@ -50,7 +50,14 @@ inline const char* kind_name(PluginKind k) {
   return "unknown";
 }
 
-// The scalar type a run uses; every plugin is instantiated for the one the scenario chooses.
-enum class Precision { f32, f64 };
+// The arithmetic a run uses; every plugin is instantiated for the scalar type the scenario
+// chooses. bf16 is the float instantiation with bf16 operands (fp32 accumulation) in a model's
+// big products: state, loss and optimizer stay fp32. Only a model that declares it
+// (`static constexpr bool supports_bf16 = true;`) accepts bf16; any other plugin runs in f32.
+enum class Precision { f32, f64, bf16 };
+
+inline const char* precision_name(Precision p) {
+  return p == Precision::f32 ? "f32" : p == Precision::bf16 ? "bf16" : "f64";
+}
 
 }  // namespace dynsim

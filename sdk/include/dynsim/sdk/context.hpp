@@ -45,6 +45,9 @@ struct Context {
   // its dimension and class count to the data's.
   long data_dim = 0;
   int data_classes = 0;
+  // scenario.precision = "bf16": a model that declared supports_bf16 runs its big products with
+  // bf16 operands and fp32 accumulation (see blas::gemm_bf16); false for every other plugin.
+  bool bf16 = false;
 };
 
 }  // namespace dynsim
