@@ -168,9 +168,9 @@ int run(const Args& args) {
   if (!in.dataset || !in.loss) throw InputError(args.scenario + ": needs [dataset] and [loss]");
   Model<float>& model = *in.model;
   // The bf16 path: the same scenario and seed (so the same initial parameters) at bf16.
-  const Wiring w16 = wire(args.scenario,
-                          {"scenario.threads=" + std::to_string(threads), "scenario.precision=bf16"},
-                          registry);
+  const Wiring w16 =
+      wire(args.scenario,
+           {"scenario.threads=" + std::to_string(threads), "scenario.precision=bf16"}, registry);
   Instances<float> in16 = instantiate<float>(w16, LogSink{bench_log, log.get()}, data_dir());
   struct Path {
     std::string name;
@@ -292,8 +292,8 @@ int run(const Args& args) {
       log->info(
           "{} N={} B={}: A f {:.1f} GFLOP/s ({:.0f} % of the machine's {} limit), A^T a {:.1f}, "
           "a f^T {:.1f}",
-          name, n, b, flops / f * 1e-9, 100 * flops / f * 1e-9 / limit,
-          path.bf16 ? "bf16" : "fp32", flops / g * 1e-9, flops / h * 1e-9);
+          name, n, b, flops / f * 1e-9, 100 * flops / f * 1e-9 / limit, path.bf16 ? "bf16" : "fp32",
+          flops / g * 1e-9, flops / h * 1e-9);
     }
     roofs[name] = roof;
   }
@@ -381,8 +381,8 @@ int run(const Args& args) {
             "at {:.0f} % of the machine, {:.0f} % of roofline), inference {:.4g} s ({:.3g} "
             "item-steps/s, {:.0f} % of roofline), peak {:.0f} MB",
             gemm_name, b, s, train.seconds, item_steps / train.seconds, 100 * train.gemm_share,
-            100 * train.gemm_gflops / limit, 100 * roof_train / train.seconds,
-            infer.seconds, item_steps / infer.seconds, 100 * roof_infer / infer.seconds,
+            100 * train.gemm_gflops / limit, 100 * roof_train / train.seconds, infer.seconds,
+            item_steps / infer.seconds, 100 * roof_infer / infer.seconds,
             double(peak_rss_bytes()) / 1e6);
         configs.push_back(c);
       }

@@ -9,12 +9,12 @@
 #include <omp.h>
 
 #include <Eigen/Dense>
-#include <dynsim/sdk/planting.hpp>
-#include <dynsim/sdk/dense.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <dynsim/sdk/dense.hpp>
+#include <dynsim/sdk/planting.hpp>
 #include <vector>
 
 extern "C" void sgetrf_(const int* m, const int* n, float* a, const int* lda, int* ipiv, int* info);
@@ -72,8 +72,10 @@ int main(int argc, char** argv) {
     strsm_("R", "U", "N", "N", &n, &n, &one, lu_copy.data(), &n, a.data(), &n);
   });
   const double t_gemm = best_ms([&] { a.noalias() = psi * lu_copy; });
-  const double t_gemm_dnnl = best_ms(
-      [&] { dynsim::blas::gemm<float>(dynsim::blas::Op::n, dynsim::blas::Op::n, 1.0f, psi, lu_copy, 0.0f, a); });
+  const double t_gemm_dnnl = best_ms([&] {
+    dynsim::blas::gemm<float>(dynsim::blas::Op::n, dynsim::blas::Op::n, 1.0f, psi, lu_copy, 0.0f,
+                              a);
+  });
   std::vector<int> rpiv(static_cast<std::size_t>(n));
   const double t_rec_lu = best_ms([&] {
     lu_copy = psi;

@@ -125,8 +125,8 @@ void warn_versions(const Wiring& w, spdlog::logger& log) {
 
 std::string describe_wiring(const Wiring& w) {
   std::ostringstream s;
-  s << "scenario '" << w.name << "' (" << precision_name(w.precision)
-    << ", seed " << w.seed << ", " << w.threads << " thread(s))\n";
+  s << "scenario '" << w.name << "' (" << precision_name(w.precision) << ", seed " << w.seed << ", "
+    << w.threads << " thread(s))\n";
   for (const auto& [table, kind] : plugin_roles())
     if (const auto* c = w.plugin(table))
       s << "  " << std::left << std::setw(9) << table << c->record->name << " "
@@ -329,6 +329,7 @@ int run_scenario(const RunRequest& r, spdlog::logger& log) {
   }
   Registry registry;
   const Wiring w = wire(scenario, r.all_sets(), registry);
+  for (const auto& note : registry.shadowed()) log.debug("{}", note);
   warn_versions(w, log);
   const auto sweep = parse_sweep(w.scenario);  // checked in every mode, validate included
   if (r.mode == Mode::run && !r.in_study) {

@@ -48,8 +48,19 @@ void plot_training(const RunFolder& out, const TrainState& state, spdlog::logger
 template <class S>
 void plot_examples(const RunFolder& out, const Items<S>& items, const Model<S>& model,
                    std::array<int, 2> shape, spdlog::logger& log) {
-  if (shape[0] * shape[1] != model.dim() || items.x.cols() == 0) return;
+  if (items.x.cols() == 0) return;
   const Matrix<S> xs = model.attractors();
+  // Inputs and attractors are drawn as images of the dataset's shape: only possible when the
+  // state is the image (a model with its own state size still gets every other figure).
+  if (shape[0] * shape[1] != model.dim() || shape[0] * shape[1] != items.x.rows() ||
+      xs.cols() == 0) {
+    if (shape[0] * shape[1] == 0)
+      log.info("figure examples.png skipped: the dataset gives no image shape");
+    else
+      log.info("figure examples.png skipped: the state has {} entries, the items' images {} x {}",
+               model.dim(), shape[0], shape[1]);
+    return;
+  }
   const Index K = xs.cols();
   std::ostringstream gp;
   gp << "set multiplot layout 2," << K << "\nunset key\nunset colorbox\nset size ratio -1\n"
@@ -103,14 +114,16 @@ void plot_activity(const RunFolder& out, Model<S>& model, FixedStepScheme<S>& sc
   model.readout(xs.col(label), target);
   const auto traj = readout_trajectory(model, scheme, steps, items, item, key);
   std::ostringstream d;
-  const double hi = double(target.maxCoeff());
+  // The planted target's high and low readout values (CVFR's low is f(0) = 0; another model's
+  // may not be).
+  const double hi = double(target.maxCoeff()), lo = double(target.minCoeff());
   std::string colors;
   for (Index i = 0; i < target.rows(); ++i) {
     for (std::size_t k = 0; k < traj.size(); ++k)
       d << double(scheme.time(static_cast<std::int64_t>(k))) << " " << double(traj[k](i, 0))
         << "\n";
     d << "\n\n";
-    colors += double(target(i, 0)) > 0.5 * hi ? "#d62728 " : "#1f77b4 ";
+    colors += double(target(i, 0)) > 0.5 * (hi + lo) ? "#d62728 " : "#1f77b4 ";
   }
   write_file_atomic(out.figures() / "activity.dat", d.str());
   std::ostringstream gp;
@@ -119,7 +132,7 @@ void plot_activity(const RunFolder& out, Model<S>& model, FixedStepScheme<S>& sc
      << "): red nodes should end high, blue low'\ncolors = '" << colors << "'\n"
      << "plot for [i=0:" << target.rows() - 1
      << "] 'activity.dat' index i using 1:2 with lines lc rgb word(colors, i+1), " << hi
-     << " with lines dt 2 lc rgb '#d62728', 0 with lines dt 2 lc rgb '#1f77b4'";
+     << " with lines dt 2 lc rgb '#d62728', " << lo << " with lines dt 2 lc rgb '#1f77b4'";
   render(out, "activity", gp.str(), log);
 }
 

@@ -34,10 +34,10 @@ Instances<S> instantiate(const Wiring& w, LogSink sink, const std::string& data)
     std::unique_ptr<PluginObject> obj;
     try {
       // bf16 is the float instantiation; the factory tells the model through Context::bf16.
-      obj = c->record->factory->create(
-          std::is_same_v<S, float> && w.precision == Precision::bf16 ? Precision::bf16
-                                                                     : precision_of<S>(),
-          c->options, ctx);
+      obj = c->record->factory->create(std::is_same_v<S, float> && w.precision == Precision::bf16
+                                           ? Precision::bf16
+                                           : precision_of<S>(),
+                                       c->options, ctx);
     } catch (const InputError&) {
       throw;
     } catch (const std::exception& e) {
@@ -78,6 +78,20 @@ Instances<S> instantiate(const Wiring& w, LogSink sink, const std::string& data)
         std::make_unique<LatentModel<S>>(*in.model, in.dataset->dim(), w.latent_table, w.seed);
     in.model = wrapped.get();
     in.owned.push_back(std::move(wrapped));  // its destructor leaves the inner model alone
+  }
+  // A model's declared shapes, checked before anything runs (a wrong shape would otherwise
+  // surface as a divergence or a crash far from its cause).
+  if (const PluginChoice* mc = w.plugin("model"); mc && !w.latent) {
+    const Model<S>& m = *in.model;
+    const std::string who =
+        "[model] plugin '" + mc->record->name + "' (" + mc->record->file.string() + "): ";
+    const Matrix<S> att = m.attractors();
+    if (att.size() > 0 && att.rows() != m.dim())
+      throw InputError(who + "attractors() is " + std::to_string(att.rows()) + " x " +
+                       std::to_string(att.cols()) +
+                       " but must be dim() x K = " + std::to_string(m.dim()) +
+                       " x K: one planted state (not its readout) "
+                       "per column");
   }
   if (in.noise) in.noise->bind(*in.model);
   if (in.dataset && in.dataset->dim() != in.model->input_dim())

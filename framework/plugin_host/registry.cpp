@@ -94,9 +94,16 @@ void Registry::load_file(const fs::path& file) {
   const auto kind = static_cast<PluginKind>(info->kind);
   const std::string name = info->name;
   for (const auto& p : plugins_)
-    if (p.name == name)
-      throw InputError("plugin name '" + name + "' is provided twice: by " + p.file.string() +
-                       " and by " + canon.string() + "; remove one from the plugin path");
+    if (p.name == name) {
+      if (p.file.parent_path() == canon.parent_path())
+        throw InputError("plugin name '" + name + "' is provided twice in one folder: by " +
+                         p.file.string() + " and by " + canon.string() + "; remove one");
+      // An earlier folder on the search path wins; this library is unloaded again.
+      shadowed_.push_back("plugin '" + name + "' in " + canon.string() + " is shadowed by " +
+                          p.file.string() + " (earlier on the plugin path)");
+      loaded_files_.push_back(canon);
+      return;
+    }
   plugins_.push_back(PluginRecord{canon, kind, name, info->version,
                                   info->summary ? info->summary : "", info->factory});
   loaded_files_.push_back(canon);

@@ -27,11 +27,16 @@ class Registry {
   static std::vector<std::filesystem::path> search_path(
       const std::vector<std::filesystem::path>& scenario_paths);
 
-  // Loads every plugin file in each directory (missing directories are skipped). Throws
+  // Loads every plugin file in each directory (missing directories are skipped), in path order.
+  // A name already provided by an earlier directory is shadowed: the first hit wins and the
+  // later file is noted in shadowed() (a build tree's plugins before an installed copy). Throws
   // InputError for a file that is not a dynsim plugin, an ABI mismatch (naming the file and both
-  // versions) or a name already taken by another file.
+  // versions) or two files of one name in the same directory.
   void load_directories(const std::vector<std::filesystem::path>& dirs);
   void load_file(const std::filesystem::path& file);
+
+  // "plugin 'x' in B is shadowed by A", one line per file skipped, for the log's debug level.
+  const std::vector<std::string>& shadowed() const { return shadowed_; }
 
   // The plugin of this kind and name; InputError listing the available names otherwise.
   const PluginRecord& find(PluginKind kind, const std::string& name) const;
@@ -41,6 +46,7 @@ class Registry {
  private:
   std::vector<PluginRecord> plugins_;
   std::vector<std::filesystem::path> loaded_files_;
+  std::vector<std::string> shadowed_;
 };
 
 }  // namespace dynsim

@@ -101,6 +101,7 @@ std::string fmt_num(double v) {
 // The range violated by v, or empty.
 std::string range_problem(const OptionSpec& s, double v) {
   if (std::isnan(v)) return "is NaN";
+  if (std::isinf(v) && !s.infinite_ok) return fmt_num(v) + " is not finite: give a finite number";
   const bool below = s.lo && (s.lo_open ? !(v > *s.lo) : v < *s.lo);
   const bool above = s.hi && v > *s.hi;
   if (!below && !above) return "";

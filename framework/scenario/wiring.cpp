@@ -201,7 +201,17 @@ toml::table Wiring::resolved() const {
   sc.insert_or_assign("name", name);
   sc.insert_or_assign("dynsim_version", std::string(kDynsimVersion));
   t.insert("scenario", std::move(sc));
-  t.insert("plugins", to_toml(plugins_table));
+  // Plugin folders become absolute: the resolved file lives in the run folder, where a path
+  // relative to the original scenario would point elsewhere.
+  toml::table plugins_t = to_toml(plugins_table);
+  toml::array paths;
+  for (const auto& p : plugins_table.string_list("paths")) {
+    const fs::path d(p);
+    paths.push_back(
+        fs::absolute(d.is_absolute() ? d : scenario.dir() / d).lexically_normal().string());
+  }
+  plugins_t.insert_or_assign("paths", std::move(paths));
+  t.insert("plugins", std::move(plugins_t));
   for (const auto& [table, choice] : plugins) {
     auto pt = to_toml(choice.options);
     pt.insert("plugin", choice.record->name);

@@ -1,5 +1,6 @@
 #include "train/adjoint.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 namespace dynsim {
@@ -13,7 +14,10 @@ std::int64_t auto_checkpoint_every(std::int64_t steps, Index n, Index b, std::si
 
 template <class S>
 Adjoint<S>::Adjoint(FixedStepScheme<S>& scheme, std::int64_t steps, std::int64_t every)
-    : scheme_(scheme), steps_(steps), every_(std::max<std::int64_t>(1, every)) {}
+    // An interval longer than the trajectory is the trajectory: it sizes the segment buffer.
+    : scheme_(scheme),
+      steps_(steps),
+      every_(std::clamp<std::int64_t>(every, 1, std::max<std::int64_t>(1, steps))) {}
 
 template <class S>
 void Adjoint<S>::forward(MatrixRef<S> X, std::span<const std::uint64_t> ids, NoiseKey key) {

@@ -161,6 +161,16 @@ double Trainer<S>::batch_gradient(const Matrix<S>& inputs, std::span<const int> 
     for (const auto& p : model_.parameters()) grads.push_back(Matrix<S>::Zero(p.rows, p.cols));
   }
   model_.finish_gradients(*acc, grads);
+  const auto params = model_.parameters();
+  if (grads.size() != params.size())
+    throw RunError("the model's finish_gradients() returned " + std::to_string(grads.size()) +
+                   " gradient blocks for " + std::to_string(params.size()) + " parameter blocks");
+  for (std::size_t p = 0; p < params.size(); ++p)
+    if (grads[p].rows() != params[p].rows || grads[p].cols() != params[p].cols)
+      throw RunError("the model's gradient of parameter '" + params[p].name + "' is " +
+                     std::to_string(grads[p].rows()) + " x " + std::to_string(grads[p].cols()) +
+                     ", the parameter " + std::to_string(params[p].rows) + " x " +
+                     std::to_string(params[p].cols));
   loss += static_cast<double>(model_.regularize(grads));
   return loss;
 }

@@ -115,8 +115,9 @@ void matmul(bool bf16, bool ta, bool tb, int m, int n, int k, float alpha, const
     return;
   }
   Engine& e = engine();
-  const Key key{m,         n,          k, lda, ldb, ldc, ta ? 1 : 0, tb ? 1 : 0, omp_get_max_threads(),
-                bf16 ? 1 : 0, alpha, beta};
+  const Key key{
+      m,     n,   k, lda, ldb, ldc, ta ? 1 : 0, tb ? 1 : 0, omp_get_max_threads(), bf16 ? 1 : 0,
+      alpha, beta};
   std::lock_guard<std::mutex> lock(e.mutex);
   auto it = e.cache.find(key);
   if (it == e.cache.end()) {

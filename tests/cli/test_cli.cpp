@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "support/helpers.hpp"
 
@@ -107,6 +108,11 @@ TEST_CASE("scenario errors exit with code 2 and say where", "[cli]") {
        "syntax.toml:12:9: TOML syntax error"},
       {"no_state", replace(kGood, "x0 = [[1.0, 0.0], [0.0, 1.0]]", "x0 = [[1.0]]"), "",
        "[simulate] option 'x0': row 1 has 1 values but the model takes inputs of dimension 2"},
+      // Reals are finite unless an option allows infinity: host keys and plugin options alike.
+      {"inf_real", kGood, "--set integrator.dt=inf",
+       "--set integrator.dt=inf: [integrator]: key 'dt': inf is not finite"},
+      {"inf_plugin_option", replace(kGood, "[-1.0, 0.0]]", "[-inf, 0.0]]"), "",
+       "inf_plugin_option.toml:7:5: [model] plugin 'linear': key 'M': -inf is not finite"},
       // A model without a bf16 path refuses it before anything runs.
       {"no_bf16", kGood, "--set scenario.precision=bf16",
        "--set scenario.precision=bf16: [scenario] option 'precision': the model plugin 'linear' ("},
@@ -137,12 +143,76 @@ TEST_CASE("a plugin built for another ABI version is refused naming file and ver
             .exit_code == 2);
 }
 
-TEST_CASE("two plugins with one name are refused", "[cli]") {
-  const auto r = test::run_dynsim("validate " + scenario("good", kGood),
-                                  std::string("DYNSIM_PLUGIN_PATH=") + TEST_PLUGIN_DIR_DUPLICATE);
+TEST_CASE("the first plugin of a name on the search path wins, two in one folder are refused",
+          "[cli]") {
+  // DYNSIM_PLUGIN_PATH comes before the build's plugin folder: its 'linear' (no options, one
+  // state) is the one wired, and the build's is named at debug level as shadowed.
+  const std::string still = replace(replace(kGood, "M = [[0.0, 1.0], [-1.0, 0.0]]", ""),
+                                    "x0 = [[1.0, 0.0], [0.0, 1.0]]", "x0 = [[1.0]]");
+  const std::string env = std::string("DYNSIM_PLUGIN_PATH=") + TEST_PLUGIN_DIR_DUPLICATE;
+  const auto first =
+      test::run_dynsim("--log-level debug validate " + scenario("still", still), env);
+  INFO(first.output);
+  CHECK(first.exit_code == 0);
+  CHECK_THAT(first.output, Catch::Contains("plugin 'linear' in ") &&
+                               Catch::Contains("is shadowed by") &&
+                               Catch::Contains("dynsim_duplicate_linear.so"));
+  // The real 'linear' with its options is then unknown to this search path.
+  CHECK(test::run_dynsim("validate " + scenario("good", kGood), env).exit_code == 2);
+
+  // Two files that provide one name in one folder stay an error.
+  const fs::path twice = fs::path(test::temp_dir()) / "twice";
+  fs::create_directories(twice);
+  const fs::path dup = fs::path(TEST_PLUGIN_DIR_DUPLICATE) / "dynsim_duplicate_linear.so";
+  fs::copy_file(dup, twice / "dynsim_a.so", fs::copy_options::overwrite_existing);
+  fs::copy_file(dup, twice / "dynsim_b.so", fs::copy_options::overwrite_existing);
+  const auto r = test::run_dynsim("validate " + scenario("still", still),
+                                  "DYNSIM_PLUGIN_PATH=" + twice.string());
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.output, Catch::Contains("plugin name 'linear' is provided twice") &&
-                           Catch::Contains("dynsim_duplicate_linear.so"));
+  CHECK_THAT(r.output, Catch::Contains("plugin name 'linear' is provided twice in one folder") &&
+                           Catch::Contains("dynsim_a.so") && Catch::Contains("dynsim_b.so"));
+}
+
+TEST_CASE("a model whose attractors do not have the state's size is refused before the run",
+          "[cli]") {
+  const std::string text =
+      replace(replace(kGood, "plugin = \"linear\"\nM = [[0.0, 1.0], [-1.0, 0.0]]",
+                      "plugin = \"bad_shapes\""),
+              "x0 = [[1.0, 0.0], [0.0, 1.0]]", "x0 = [[1.0, 0.0]]");
+  const auto r = test::run_dynsim(
+      "run " + scenario("bad_shapes", text) + " --out " + test::temp_dir() + "/never-bad-shapes",
+      std::string("DYNSIM_PLUGIN_PATH=") + TEST_PLUGIN_DIR_BAD_SHAPES);
+  INFO(r.output);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.output, Catch::Contains("[model] plugin 'bad_shapes'") &&
+                           Catch::Contains("attractors() is 1 x 1 but must be dim() x K = 2 x K"));
+  CHECK_FALSE(fs::exists(test::temp_dir() + "/never-bad-shapes"));
+}
+
+TEST_CASE("a run folder's resolved scenario names its plugin folders absolutely", "[cli]") {
+  // The scenario finds the duplicate 'linear' (one state, no options) through a relative
+  // [plugins] path; the run folder elsewhere must reload the same plugin.
+  const fs::path base = fs::path(test::temp_dir()) / "relpaths";
+  fs::create_directories(base / "plugs");
+  fs::copy_file(fs::path(TEST_PLUGIN_DIR_DUPLICATE) / "dynsim_duplicate_linear.so",
+                base / "plugs" / "dynsim_duplicate_linear.so",
+                fs::copy_options::overwrite_existing);
+  const std::string text = "[plugins]\npaths = [\"plugs\"]\n" +
+                           replace(replace(kGood, "M = [[0.0, 1.0], [-1.0, 0.0]]", ""),
+                                   "x0 = [[1.0, 0.0], [0.0, 1.0]]", "x0 = [[1.0]]");
+  { std::ofstream(base / "rel.toml") << text; }
+  const std::string out = test::temp_dir() + "/relpaths-run";
+  fs::remove_all(out);
+  const auto r = test::run_dynsim("run " + (base / "rel.toml").string() + " --out " + out);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  std::ifstream in(fs::path(out) / "scenario.resolved.toml");
+  const std::string resolved((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  CHECK_THAT(resolved, Catch::Contains((base / "plugs").string()));
+  const auto again = test::run_dynsim("validate " + out + "/scenario.resolved.toml");
+  INFO(again.output);
+  CHECK(again.exit_code == 0);
 }
 
 TEST_CASE("a failure while running exits with code 1 and records it", "[cli]") {

@@ -537,8 +537,7 @@ TEST_CASE("cvfr_hill bf16: the products take rounded operands and the adjoint is
     const Matrix<double> fp = X.unaryExpr([&](float x) {
                                  const double den = double(c) + double(x) * x;
                                  return 2.0 * c * x / (den * den);
-                               })
-                                  .cast<double>();
+                               }).cast<double>();
     const Matrix<double> adj_ref =
         -W.cast<double>() +
         (double(beta) * fp.array() * (Ab.transpose() * W.cast<double>().unaryExpr(&bf)).array())
@@ -584,8 +583,8 @@ TEST_CASE("cvfr_hill bf16 training gradient agrees with differences of its own f
     std::vector<Matrix<float>> d, keep;
     double gd = 0, dnorm = 0;
     for (std::size_t p = 0; p < params.size(); ++p) {
-      d.push_back(random_matrix(params[p].rows, params[p].cols, 40 + dir * 7 + p, 1.0)
-                      .cast<float>());
+      d.push_back(
+          random_matrix(params[p].rows, params[p].cols, 40 + dir * 7 + p, 1.0).cast<float>());
       keep.push_back(params[p].map());
       gd += (grads[p].cast<double>().array() * d[p].cast<double>().array()).sum();
       dnorm += d[p].squaredNorm();

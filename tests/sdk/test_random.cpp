@@ -40,3 +40,12 @@ TEST_CASE("a value depends only on its key and counter", "[random]") {
   for (int i = 0; i < 5; ++i)
     CHECK(s5[static_cast<std::size_t>(i)] == s9[static_cast<std::size_t>(i)]);
 }
+
+TEST_CASE("a plugin's own streams are distinct from each other and from the host's", "[random]") {
+  STATIC_REQUIRE(user_stream(0) == Stream::user);
+  STATIC_REQUIRE(static_cast<std::uint64_t>(user_stream(3)) ==
+                 static_cast<std::uint64_t>(Stream::user) + 3);
+  const Counter k{0, 0, 7, 0};
+  CHECK(Random(5, user_stream(1)).uniform(k, 0) != Random(5, user_stream(2)).uniform(k, 0));
+  CHECK(Random(5, user_stream(1)).uniform(k, 0) != Random(5, Stream::noise).uniform(k, 0));
+}

@@ -41,7 +41,7 @@ std::unique_ptr<Model<S>> entry_model(const std::string& toml_options, std::uint
 template std::unique_ptr<Model<float>> entry_model<float>(const std::string&, std::uint64_t, int,
                                                           Precision);
 template std::unique_ptr<Model<double>> entry_model<double>(const std::string&, std::uint64_t, int,
-                                                           Precision);
+                                                            Precision);
 
 template <class S>
 std::unique_ptr<Model<S>> linear_model(const std::string& toml_options) {

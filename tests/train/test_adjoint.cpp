@@ -126,7 +126,9 @@ TEST_CASE("adjoint gradients match finite differences under a fixed noise realis
 TEST_CASE("checkpointing recomputes the same trajectory and gradient", "[adjoint]") {
   for (Method m : {Method::rk4, Method::euler_maruyama}) {
     const double all = max_block_error(m, m == Method::euler_maruyama, 1);
-    for (std::int64_t every : {2, 5, 12, 40}) {
+    // An interval beyond the step count (up to absurd) is one segment, sized by the steps.
+    for (std::int64_t every : {std::int64_t{2}, std::int64_t{5}, std::int64_t{12}, std::int64_t{40},
+                               std::int64_t{4611686018427387904}}) {
       INFO("checkpoint every " << every);
       CHECK(max_block_error(m, m == Method::euler_maruyama, every) == all);
     }
@@ -182,4 +184,45 @@ TEST_CASE("a batch cut into shards gives the batch's loss and gradient", "[adjoi
     CHECK(gradient(shards, again) == ls);
     for (std::size_t p = 0; p < whole.size(); ++p) CHECK(again[p] == cut[p]);
   }
+}
+
+namespace {
+
+// dx/dt = W x with one 2 x 2 parameter, whose finish_gradients hands back a 1 x 1 block.
+class WrongGradient final : public Model<double> {
+ public:
+  Index dim() const override { return 2; }
+  void drift(double, ConstMatrixRef<double> X, MatrixRef<double> d) override { d = w_ * X; }
+  void drift_vjp(double, ConstMatrixRef<double> X, ConstMatrixRef<double> adj,
+                 MatrixRef<double> adj_x, std::vector<Matrix<double>>& acc) override {
+    adj_x = w_.transpose() * adj;
+    acc[0] += adj * X.transpose();
+  }
+  std::vector<Parameter<double>> parameters() override { return {{"w", w_.data(), 2, 2}}; }
+  void finish_gradients(const std::vector<Matrix<double>>&,
+                        std::vector<Matrix<double>>& grads) override {
+    grads.assign(1, Matrix<double>::Zero(1, 1));
+  }
+  Matrix<double> attractors() const override { return Matrix<double>::Identity(2, 2); }
+
+ private:
+  Matrix<double> w_ = -Matrix<double>::Identity(2, 2);
+};
+
+}  // namespace
+
+TEST_CASE("a gradient block of the wrong shape stops training with a clear error", "[adjoint]") {
+  WrongGradient model;
+  ToTargets loss;
+  FixedStepScheme<double> scheme(Method::euler, 0.1, 0.0, model, nullptr, 1);
+  spdlog::logger log("test");
+  TrainConfig cfg;
+  cfg.batch_size = 2;
+  Trainer<double> trainer(cfg, model, loss, scheme, 3, 1, log);
+  const Matrix<double> in = Matrix<double>::Ones(2, 2);
+  const std::vector<int> labels = {0, 1};
+  const std::vector<std::uint64_t> ids = {1, 2};
+  std::vector<Matrix<double>> grads;
+  CHECK_THROWS_WITH(trainer.batch_gradient(in, labels, ids, {}, grads),
+                    Catch::Contains("gradient of parameter 'w' is 1 x 1, the parameter 2 x 2"));
 }

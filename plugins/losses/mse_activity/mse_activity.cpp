@@ -34,4 +34,5 @@ class MseActivity final : public dynsim::Loss<S> {
 }  // namespace
 
 DYNSIM_PLUGIN(MseActivity, "mse_activity", "1.0.0",
-              "MSE between the readout f(x(T)) and the class's planted pattern")
+              "MSE between the model's readout(x(T)) and the readout of the class's planted "
+              "state")

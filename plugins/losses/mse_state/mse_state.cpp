@@ -24,4 +24,6 @@ class MseState final : public dynsim::Loss<S> {
 
 }  // namespace
 
-DYNSIM_PLUGIN(MseState, "mse_state", "1.0.0", "MSE between x(T) and the class's planted state")
+DYNSIM_PLUGIN(MseState, "mse_state", "1.0.0",
+              "MSE between the whole state x(T) and the class's planted state (attractors()); "
+              "ignores readout()")

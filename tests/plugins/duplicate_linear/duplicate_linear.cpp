@@ -1,4 +1,5 @@
-// A second plugin named "linear": the host must refuse the pair, naming both files.
+// A second plugin named "linear": earlier on the search path it shadows the real one; two copies
+// in one folder are refused, naming both files.
 #include <dynsim/sdk.hpp>
 
 namespace {

@@ -4,8 +4,8 @@
 // an outer stride (column or row ranges of a column-major matrix).
 #pragma once
 
-#include <algorithm>
 #include <Eigen/Core>  // with EIGEN_USE_BLAS (set by the SDK target) this declares sgemm_/dgemm_
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 

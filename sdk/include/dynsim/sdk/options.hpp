@@ -70,6 +70,7 @@ struct OptionSpec {
   std::optional<OptionValue> default_value;  // none: the key is required
   std::optional<double> lo, hi;              // inclusive numeric range (each element of lists)
   bool lo_open = false;                      // lo itself excluded
+  bool infinite_ok = false;                  // reals (and list entries) may be +-inf
   std::vector<std::string> choices;          // allowed strings, when not empty
 
   OptionSpec& def(OptionValue v) {
@@ -92,6 +93,11 @@ struct OptionSpec {
   OptionSpec& range(double a, double b) {
     lo = a;
     hi = b;
+    return *this;
+  }
+  // Reals are finite unless an option says so (say, a bound that may be absent as inf).
+  OptionSpec& allow_infinite() {
+    infinite_ok = true;
     return *this;
   }
   OptionSpec& one_of(std::vector<std::string> c) {

@@ -186,7 +186,8 @@ class SpectralCoupling {
 template <class S, class T = S>
 class OuterProductPanel {
  public:
-  static_assert(std::is_same_v<T, S> || (std::is_same_v<T, Eigen::bfloat16> && std::is_same_v<S, float>),
+  static_assert(std::is_same_v<T, S> ||
+                    (std::is_same_v<T, Eigen::bfloat16> && std::is_same_v<S, float>),
                 "bf16 panels accumulate in float");
   static constexpr Index kColumns = 2048;
   using Storage = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic>;

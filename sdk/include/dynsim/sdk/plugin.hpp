@@ -41,7 +41,9 @@ class Factory {
 
 namespace detail {
 template <class T>
-concept DeclaresBf16 = requires { T::supports_bf16; };
+concept DeclaresBf16 = requires {
+  T::supports_bf16;
+};
 
 template <template <class> class P>
 class TemplateFactory final : public Factory {

@@ -29,6 +29,11 @@ enum class Stream : std::uint64_t {
   user = 1000   // first id free for plugins' own streams
 };
 
+// A plugin's k-th own stream: Stream::user + k (Stream is an enum class, so no arithmetic on it).
+constexpr Stream user_stream(std::uint64_t k) {
+  return static_cast<Stream>(static_cast<std::uint64_t>(Stream::user) + k);
+}
+
 struct Counter {
   std::uint32_t epoch = 0;  // training epoch (0 outside training)
   std::uint32_t draw = 0;   // repeat / noise realisation index
