@@ -123,7 +123,8 @@ class SpectralCoupling {
 
   // A = Psi Lambda Psi^-1 solves A Psi = Psi Lambda from the right with the LU (Q Psi = L U):
   // A = (Psi Lambda) U^-1 L^-1 Q, no inverse and no transposed copies. The LU and the solves
-  // recurse into blas::gemm (dynsim/sdk/dense.hpp): about 1.4x Eigen's or LAPACK's own at N = 784.
+  // recurse into blas::gemm (dynsim/sdk/dense.hpp): the solves about 1.2x and the LU about 1.1x
+  // faster than Eigen's or LAPACK's own at N = 784 (bench/optimizer_step_profile).
   void assemble() {
     const Index n = dim();
     lu_ = psi_;
