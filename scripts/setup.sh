@@ -21,8 +21,9 @@ packages=(
   libboost-dev libeigen3-dev libtomlplusplus-dev libspdlog-dev catch2 libcli11-dev
   nlohmann-json3-dev libopenblas-openmp-dev librandom123-dev zlib1g-dev gnuplot-nox
   dataset-fashion-mnist libopenmpi-dev openmpi-bin libdnnl-dev
+  python3-dev pybind11-dev python3-numpy python3-pytest python3-matplotlib
 )
-((bench)) && packages+=(python3-torch python3-numpy)
+((bench)) && packages+=(python3-torch)
 missing=()
 for p in "${packages[@]}"; do
   [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")

@@ -10,8 +10,10 @@
 
 #include "common/errors.hpp"
 #include "common/version.hpp"
+#include "jobs/check_plugin.hpp"
 #include "jobs/commands.hpp"
 #include "jobs/compare.hpp"
+#include "jobs/new_plugin.hpp"
 #include "parallel/comm.hpp"
 
 namespace {
@@ -135,6 +137,31 @@ int main(int argc, char** argv) {
   compare->add_option("--seeds", compare_seeds, "seeds (e.g. 1-5); default: the file's, or 1");
   compare->add_option("--threads", compare_threads, "threads per run (0: all cores)");
   compare->add_option("--out", compare_out, "output folder (default: runs/<name>-compare)");
+  std::string check_target;
+  std::vector<std::string> check_sets;
+  GradCheckConfig check_cfg;
+  auto* check = app.add_subcommand(
+      "check-plugin",
+      "compare a model plugin's derivatives (drift_vjp, parameter gradients, fused Euler step, "
+      "readout and encode) with finite differences on random states; exit 1 when one disagrees");
+  check
+      ->add_option("target", check_target,
+                   "a scenario file (its [model], wired as a run would) or a model plugin's name")
+      ->required();
+  check->add_option("--set", check_sets, "override a key: TABLE.KEY=VALUE (e.g. model.n=20)");
+  check->add_option("--batch", check_cfg.batch, "items per random state")
+      ->check(CLI::Range(1, 4096));
+  check->add_option("--directions", check_cfg.directions, "random directions per block")
+      ->check(CLI::Range(1, 100));
+  check->add_option("--tolerance", check_cfg.tolerance, "pass mark for the relative error")
+      ->check(CLI::PositiveNumber);
+  check->add_option("--seed", check_cfg.seed, "seed of the random states and directions");
+  std::string new_kind, new_name, new_dir;
+  auto* newp = app.add_subcommand(
+      "new-plugin", "write a buildable plugin folder: CMakeLists.txt, the class, a scenario");
+  newp->add_option("kind", new_kind, "plugin kind (model)")->required();
+  newp->add_option("name", new_name, "plugin name (a-z, 0-9, _)")->required();
+  newp->add_option("--dir", new_dir, "folder to write (default: ./NAME)");
   std::vector<std::string> plugin_paths;
   auto* plugins = app.add_subcommand("plugins", "list installed plugins with their options");
   plugins->add_option("--path", plugin_paths, "extra plugin folder (repeatable)");
@@ -186,6 +213,8 @@ int main(int argc, char** argv) {
       if (*compare)
         return compare_command(compare_files, compare_sets, compare_seeds, compare_threads,
                                compare_out, command_line, *log);
+      if (*check) return check_plugin(check_target, check_sets, check_cfg, *log);
+      if (*newp) return new_plugin(new_kind, new_name, new_dir);
       if (*plugins) return list_plugins(plugin_paths);
       if (*tables) return list_tables();
       return 0;

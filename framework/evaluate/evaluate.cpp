@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include "common/progress.hpp"
 #include "parallel/comm.hpp"
 
 namespace dynsim {
@@ -110,6 +111,7 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
   std::vector<std::pair<std::size_t, EvalResult>> parts;
   for (std::size_t chunk = static_cast<std::size_t>(comm.rank()); chunk < chunks;
        chunk += static_cast<std::size_t>(comm.size())) {
+    progress::poll();
     const std::size_t start = chunk * bs;
     const std::size_t end = std::min(all.size(), start + bs);
     EvalResult& r = parts.emplace_back(chunk, EvalResult{}).second;

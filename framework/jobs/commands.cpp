@@ -16,6 +16,7 @@
 #include <dynsim/sdk/blas.hpp>
 
 #include "common/errors.hpp"
+#include "common/progress.hpp"
 #include "common/version.hpp"
 #include "jobs/compare.hpp"
 #include "jobs/instances.hpp"
@@ -55,10 +56,11 @@ bool is_run_log(const spdlog::sink_ptr& s) {
 
 }  // namespace
 
-std::shared_ptr<spdlog::logger> make_logger(const std::string& level) {
+std::shared_ptr<spdlog::logger> make_logger(const std::string& level, spdlog::sink_ptr console) {
   const int rank = parallel::Comm::world().rank();
   const auto lvl = spdlog::level::from_str(level);
-  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  spdlog::sink_ptr sink = console;
+  if (!sink) sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   if (rank > 0) {
     sink->set_pattern("[%H:%M:%S.%e] [%^%l%$] [rank " + std::to_string(rank) + "] %v");
     // Rank 0 tells the story; the others speak up for trouble (or when debugging).
@@ -155,8 +157,8 @@ RunFolder folder_for(const std::function<RunFolder()>& make) {
 }
 
 template <class S>
-int run_job(const Wiring& w, const RunRequest& r, const fs::path& out_dir, spdlog::logger& log) {
-  const bool root = parallel::current().root();
+RunOutcome run_job(const Wiring& w, const RunRequest& r, const fs::path& out_dir,
+                   spdlog::logger& log) {
   const std::string& eval_name = r.eval_name;
   auto in = instantiate<S>(w, LogSink{plugin_log, &log}, data_dir());
   if (r.mode == Mode::generate) {
@@ -170,8 +172,7 @@ int run_job(const Wiring& w, const RunRequest& r, const fs::path& out_dir, spdlo
     nlohmann::json result = generate(w, in, out, r.gen, log);
     result["command"] = r.command_line;
     out.write_json("generate.json", result);
-    if (root) std::cout << out.dir().string() << "\n";
-    return 0;
+    return {0, out.dir()};
   }
   if (r.mode == Mode::evaluate || r.mode == Mode::stability) {
     // out_dir is the trained run's folder; results go to a new subfolder of it.
@@ -186,8 +187,7 @@ int run_job(const Wiring& w, const RunRequest& r, const fs::path& out_dir, spdlo
     const nlohmann::json result =
         ev ? evaluate_model(w, in, out, log) : stability_report(w, in, out, log);
     out.write_json(ev ? "evaluation.json" : "stability.json", result);
-    if (root) std::cout << out.dir().string() << "\n";
-    return 0;
+    return {0, out.dir()};
   }
   std::optional<SimulateJob<S>> sim;
   std::optional<TrainJob<S>> train;
@@ -196,11 +196,11 @@ int run_job(const Wiring& w, const RunRequest& r, const fs::path& out_dir, spdlo
   else
     sim.emplace(w, in);
   if (r.mode == Mode::validate) {
-    if (root)
+    if (parallel::current().root())
       std::cout << "OK " << describe_wiring(w)
                 << "\n  model state dimension N = " << in.model->dim()
                 << "\n  job: " << (w.training ? "train" : "simulate") << "\n";
-    return 0;
+    return {};
   }
   const bool resume = r.mode == Mode::resume;
   RunFolder out = folder_for(
@@ -224,6 +224,10 @@ int run_job(const Wiring& w, const RunRequest& r, const fs::path& out_dir, spdlo
     metrics = train ? train->run(out, log, resume) : sim->run(out, log);
   } catch (const InputError&) {
     throw;
+  } catch (const progress::Interrupted& e) {
+    out.write_json("metrics.json", {{"status", "interrupted"}, {"error", e.what()}});
+    log.warn("{}: {}", out.dir().string(), e.what());
+    throw;
   } catch (const std::exception& e) {
     out.write_json("metrics.json", {{"status", "failed"}, {"error", e.what()}});
     throw RunError(e.what());
@@ -236,8 +240,7 @@ int run_job(const Wiring& w, const RunRequest& r, const fs::path& out_dir, spdlo
   out.write_json("metrics.json", metrics);
   log.info("run folder: {} ({:.1f} s, peak memory {:.0f} MB)", out.dir().string(),
            metrics["total_wall_seconds"].get<double>(), double(peak_rss_bytes()) / 1e6);
-  if (root) std::cout << out.dir().string() << "\n";
-  return diverged ? 1 : 0;
+  return {diverged ? 1 : 0, out.dir()};
 }
 
 // ---- studies --------------------------------------------------------------------------------
@@ -247,8 +250,8 @@ using Summarise =
 
 // Plans, runs (over the ranks) and summarises a study; every run and evaluation is a
 // run_scenario of its own. Rank 0 writes the summary and prints the study's folder.
-int run_study(study::Study& s, const study::Check& check, const std::string& command_line,
-              const Summarise& summarise, spdlog::logger& log) {
+RunOutcome run_study(study::Study& s, const study::Check& check, const std::string& command_line,
+                     const Summarise& summarise, spdlog::logger& log) {
   study::plan(s, check);
   study::Executor ex;
   ex.run = [&](const study::Run& one_run, const fs::path& dir) {
@@ -271,17 +274,14 @@ int run_study(study::Study& s, const study::Check& check, const std::string& com
   };
   ex.done = [&log] { detach_run_log(log); };
   const study::Result result = study::execute(s, ex, log);
-  if (parallel::Comm::world().root()) {
-    summarise(s, result.outcomes);
-    std::cout << s.out.string() << "\n";
-  }
-  return result.exit_code;
+  if (parallel::Comm::world().root()) summarise(s, result.outcomes);
+  return {result.exit_code, s.out};
 }
 
 // A scenario's [sweep]: every grid point and seed trained (reusing finished runs), each model
 // evaluated under the sweep's attacks, then the tables and figures. The default folder has no
 // time stamp, so running the same command again resumes the sweep.
-int sweep_command(const RunRequest& r, Sweep sweep, spdlog::logger& log) {
+RunOutcome sweep_command(const RunRequest& r, Sweep sweep, spdlog::logger& log) {
   if (r.seed)
     throw InputError("a sweep takes its seeds from [sweep] seeds (or --seeds), not --seed");
   if (!r.seeds.empty()) sweep.seeds = study::parse_seeds(r.seeds);
@@ -299,7 +299,7 @@ int sweep_command(const RunRequest& r, Sweep sweep, spdlog::logger& log) {
 
 // One run per seed in OUT/seed-<s>/, then OUT/summary.json and OUT/seeds.csv with the mean and
 // standard deviation of the headline figures over the seeds that finished.
-int seeds_command(const RunRequest& r, spdlog::logger& log) {
+RunOutcome seeds_command(const RunRequest& r, spdlog::logger& log) {
   const auto seeds = study::parse_seeds(r.seeds);
   const fs::path base =
       r.out.empty()
@@ -318,6 +318,12 @@ int seeds_command(const RunRequest& r, spdlog::logger& log) {
 }  // namespace
 
 int run_scenario(const RunRequest& r, spdlog::logger& log) {
+  const RunOutcome o = execute(r, log);
+  if (!o.folder.empty() && parallel::current().root()) std::cout << o.folder.string() << "\n";
+  return o.exit_code;
+}
+
+RunOutcome execute(const RunRequest& r, spdlog::logger& log) {
   fs::path scenario = r.scenario, out_dir = r.out;
   if (r.mode == Mode::evaluate || r.mode == Mode::stability || r.mode == Mode::resume ||
       r.mode == Mode::generate) {
@@ -343,6 +349,48 @@ int run_scenario(const RunRequest& r, spdlog::logger& log) {
                                        : run_job<float>(w, r, out_dir, log);
 }
 
+namespace {
+
+template <class S>
+void simulate_into(const Wiring& w, const fs::path& run_dir, const Eigen::MatrixXd& x0, bool states,
+                   spdlog::logger& log, SimulateOutput& o) {
+  auto in = instantiate<S>(w, LogSink{plugin_log, &log}, data_dir());
+  // A training run's model; a simulation run's is the one its scenario builds.
+  if (fs::exists(run_dir / "model" / "model.json")) load_model(run_dir / "model", *in.model);
+  const SimulateJob<S> job(w, in, x0.cast<S>(), states);
+  Trajectories<S> tr = job.integrate(true);
+  o.f64 = std::is_same_v<S, double>;
+  o.items = x0.cols();
+  o.n = in.model->dim();
+  o.saves = static_cast<std::int64_t>(tr.times.size());
+  o.times.assign(tr.times.begin(), tr.times.end());
+  tr.states.resize(static_cast<std::size_t>(o.saves * o.items * o.n));  // the first path
+  if constexpr (std::is_same_v<S, double>)
+    o.d = std::move(tr.states);
+  else
+    o.f = std::move(tr.states);
+}
+
+}  // namespace
+
+SimulateOutput simulate_run(const std::string& run_dir, const std::vector<std::string>& sets,
+                            const Eigen::MatrixXd& x0, bool states, spdlog::logger& log) {
+  const fs::path dir(run_dir), scenario = dir / "scenario.resolved.toml";
+  if (!fs::is_regular_file(scenario))
+    throw InputError(run_dir + ": not a run folder (no scenario.resolved.toml)");
+  Registry registry;
+  const Wiring w = wire(scenario, sets, registry);
+  set_threads(w.threads);
+  blas::set_backend(w.scenario_table.string("gemm") == "openblas" ? blas::Backend::openblas
+                                                                  : blas::Backend::onednn);
+  SimulateOutput o;
+  if (w.precision == Precision::f64)
+    simulate_into<double>(w, dir, x0, states, log, o);
+  else
+    simulate_into<float>(w, dir, x0, states, log, o);
+  return o;
+}
+
 // Variants trained on the same data with the same seeds, then one table. Every variant is wired
 // (plugins loaded, options checked) and its resolved [dataset] compared before anything trains,
 // so a typo or a mismatched dataset fails in seconds, not hours in.
@@ -363,12 +411,14 @@ int compare_command(const std::vector<std::string>& files, const std::vector<std
   for (auto& v : cmp.variants) v.sets.insert(v.sets.end(), sets.begin(), sets.end());
   const fs::path base = out.empty() ? fs::path("runs") / (cmp.name + "-compare") : fs::path(out);
   study::Study s = comparison_study(cmp, threads, base);
-  return run_study(
+  const RunOutcome o = run_study(
       s, comparison_check(), command_line,
       [&](const study::Study& st, const std::vector<study::Outcome>& outcomes) {
         study::summarise_comparison(cmp, st, outcomes, log);
       },
       log);
+  if (parallel::Comm::world().root()) std::cout << o.folder.string() << "\n";
+  return o.exit_code;
 }
 
 // ---- listings -------------------------------------------------------------------------------
@@ -438,6 +488,30 @@ int list_plugins(const std::vector<std::string>& paths) {
     if (!any) std::cout << "  (none)\n";
   }
   return 0;
+}
+
+nlohmann::json plugins_json(const std::vector<std::string>& paths) {
+  Registry registry;
+  registry.load_directories(Registry::search_path({paths.begin(), paths.end()}));
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& [table, kind] : plugin_roles())
+    for (const auto& name : registry.names(kind)) {
+      const auto& p = registry.find(kind, name);
+      nlohmann::json opts = nlohmann::json::array();
+      for (const auto& o : p.factory->options())
+        opts.push_back({{"name", o.name},
+                        {"type", type_name(o.type)},
+                        {"default", o.required() ? "(required)" : format_value(*o.default_value)},
+                        {"doc", o.doc}});
+      all.push_back({{"kind", kind_name(kind)},
+                     {"table", table},
+                     {"name", p.name},
+                     {"version", p.version},
+                     {"summary", p.summary},
+                     {"file", p.file.string()},
+                     {"options", opts}});
+    }
+  return all;
 }
 
 int list_tables() {

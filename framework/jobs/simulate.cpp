@@ -33,32 +33,55 @@ template <class S>
 SimulateJob<S>::SimulateJob(const Wiring& w, Instances<S>& in) : w_(w), in_(in) {
   const Options& sim = w.simulate_table;
   const auto& x0 = sim.real_matrix("x0");
-  const Index d = in.model->input_dim();
+  states_ = sim.string("initial") == "state";
+  const Index d = states_ ? in.model->dim() : in.model->input_dim();
   if (!x0.empty()) {
     if (in.dataset) sim.fail("x0", "give x0 or a [dataset], not both");
-    inputs_.resize(d, static_cast<Index>(x0.size()));
+    x0_.resize(d, static_cast<Index>(x0.size()));
     for (std::size_t b = 0; b < x0.size(); ++b) {
       if (static_cast<Index>(x0[b].size()) != d)
         sim.fail("x0", "row " + std::to_string(b + 1) + " has " + std::to_string(x0[b].size()) +
-                           " values but the model takes inputs of dimension " + std::to_string(d));
-      for (Index i = 0; i < d; ++i) inputs_(i, static_cast<Index>(b)) = static_cast<S>(x0[b][i]);
+                           " values but the model takes " +
+                           (states_ ? "states (initial = \"state\")" : "inputs") +
+                           " of dimension " + std::to_string(d));
+      for (Index i = 0; i < d; ++i) x0_(i, static_cast<Index>(b)) = static_cast<S>(x0[b][i]);
       ids_.push_back(b);
     }
   } else {
     if (!in.dataset)
       throw InputError(w.scenario.where_table("simulate") +
                        ": [simulate]: nothing to simulate: give x0 or a [dataset] table");
+    if (states_) sim.fail("initial", "\"state\" needs x0: dataset items are inputs");
     Items<S> items = in.dataset->load(sim.string("split") == "train" ? Split::train : Split::test);
     const Index n = std::min<Index>(items.x.cols(), sim.integer("items"));
-    inputs_ = items.x.leftCols(n);
+    x0_ = items.x.leftCols(n);
     ids_.assign(items.ids.begin(), items.ids.begin() + n);
     labels_.assign(items.labels.begin(), items.labels.begin() + n);
   }
-  const bool stochastic = in.noise && !in.noise->vanishes();
+  check_size();
+}
+
+template <class S>
+SimulateJob<S>::SimulateJob(const Wiring& w, Instances<S>& in, Matrix<S> x0, bool states)
+    : w_(w), in_(in), x0_(std::move(x0)), states_(states) {
+  const Index d = states_ ? in.model->dim() : in.model->input_dim();
+  if (x0_.rows() != d || x0_.cols() == 0)
+    throw InputError("simulate: x0 has " + std::to_string(x0_.cols()) + " item(s) of dimension " +
+                     std::to_string(x0_.rows()) + "; the model takes " +
+                     (states_ ? "states" : "inputs") + " of dimension " + std::to_string(d));
+  for (Index j = 0; j < x0_.cols(); ++j) ids_.push_back(static_cast<std::uint64_t>(j));
+  check_size();
+}
+
+template <class S>
+void SimulateJob<S>::check_size() const {
+  const Wiring& w = w_;
+  const Options& sim = w.simulate_table;
+  const bool stochastic = in_.noise && !in_.noise->vanishes();
   if (sim.integer("paths") > 1 && !stochastic)
     sim.fail("paths", "more than one path needs a noise law that is not zero");
   const IntegratorConfig& ic = w.integrator;
-  const std::int64_t n = in.model->dim(), b = inputs_.cols(), paths = sim.integer("paths");
+  const std::int64_t n = in_.model->dim(), b = x0_.cols(), paths = sim.integer("paths");
   const std::int64_t saves =
       ic.method == Method::dopri5 ? -1 : ic.fixed_steps() / ic.save_every + 2;
   if (sim.boolean("save_trajectory") && saves > 0 && saves * n * b * paths > kMaxStoredValues)
@@ -70,41 +93,56 @@ SimulateJob<S>::SimulateJob(const Wiring& w, Instances<S>& in) : w_(w), in_(in) 
 }
 
 template <class S>
-nlohmann::json SimulateJob<S>::run(const RunFolder& out, spdlog::logger& log) {
+Trajectories<S> SimulateJob<S>::integrate(bool keep) const {
   const Wiring& w = w_;
-  Instances<S>& in = in_;
-  const Options& sim = w.simulate_table;
-  Model<S>& model = *in.model;
-  const Index n = model.dim(), b = inputs_.cols();
-  const std::int64_t paths = sim.integer("paths");
-  const bool stochastic = in.noise && !in.noise->vanishes();
-  const bool keep = sim.boolean("save_trajectory");
-  const IntegratorConfig& ic = w.integrator;
-
+  Model<S>& model = *in_.model;
+  const Index n = model.dim(), b = x0_.cols();
+  const std::int64_t paths = w.simulate_table.integer("paths");
   Matrix<S> X0(n, b);
-  model.encode(inputs_, X0);
-  Integrator<S> integrator(ic, model, in.noise, w.threads);
-
-  std::vector<S> traj;  // [path][save][item][node]
-  std::vector<S> times;
-  std::vector<Matrix<S>> finals;
-  IntegrationStats stats;
-  log.info("simulating {} item(s) x {} path(s), N = {}, {} from t = {} to {}", b, paths, n,
-           method_name(ic.method), ic.t0, ic.t_end);
+  if (states_)
+    X0 = x0_;
+  else
+    model.encode(x0_, X0);
+  Integrator<S> integrator(w.integrator, model, in_.noise, w.threads);
+  Trajectories<S> out;
   const auto start = std::chrono::steady_clock::now();
   for (std::int64_t p = 0; p < paths; ++p) {
     Matrix<S> X = X0;
     const bool first = p == 0;
     auto observer = [&](S t, std::int64_t, ConstMatrixRef<S> Xs) {
       if (!keep) return;
-      if (first) times.push_back(t);
-      traj.insert(traj.end(), Xs.data(), Xs.data() + Xs.size());
+      if (first) out.times.push_back(t);
+      out.states.insert(out.states.end(), Xs.data(), Xs.data() + Xs.size());
     };
-    stats = integrator.run(X, ids_, NoiseKey{w.seed, 0, static_cast<std::uint32_t>(p)}, observer);
-    finals.push_back(X);
+    out.stats =
+        integrator.run(X, ids_, NoiseKey{w.seed, 0, static_cast<std::uint32_t>(p)}, observer);
+    out.finals.push_back(X);
   }
-  const double wall =
+  out.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+template <class S>
+nlohmann::json SimulateJob<S>::run(const RunFolder& out, spdlog::logger& log) {
+  const Wiring& w = w_;
+  Instances<S>& in = in_;
+  const Options& sim = w.simulate_table;
+  Model<S>& model = *in.model;
+  const Index n = model.dim(), b = x0_.cols();
+  const std::int64_t paths = sim.integer("paths");
+  const bool stochastic = in.noise && !in.noise->vanishes();
+  const bool keep = sim.boolean("save_trajectory");
+  const IntegratorConfig& ic = w.integrator;
+
+  log.info("simulating {} item(s) x {} path(s), N = {}, {} from t = {} to {}", b, paths, n,
+           method_name(ic.method), ic.t0, ic.t_end);
+  const Trajectories<S> tr = integrate(keep);
+  const auto& traj = tr.states;
+  const auto& times = tr.times;
+  const auto& finals = tr.finals;
+  const IntegrationStats& stats = tr.stats;
+  const double wall = tr.wall_seconds;
   log.info("done: {} steps ({} rejected) per path in {:.3f} s", stats.steps, stats.rejected, wall);
 
   // Final states, one row per (path, item).

@@ -71,6 +71,7 @@ namespace {
 
 void write_history_csv(const RunFolder& out, const TrainState& s) {
   std::ostringstream o;
+  o.precision(17);  // reads back to the same doubles (Python's Run.history, progress records)
   o << "epoch,train_loss,val_loss,val_accuracy,grad_norm,seconds\n";
   for (const auto& e : s.history)
     o << e.epoch << "," << e.train_loss << "," << e.val_loss << "," << e.val_accuracy << ","

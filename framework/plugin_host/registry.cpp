@@ -27,6 +27,17 @@ bool is_plugin_file(const fs::path& p) {
 
 }  // namespace
 
+namespace {
+fs::path& host_root() {
+  static fs::path root;
+  return root;
+}
+}  // namespace
+
+void Registry::set_host_root(const fs::path& root) {
+  host_root() = root;
+}
+
 std::vector<fs::path> Registry::search_path(const std::vector<fs::path>& scenario_paths) {
   std::vector<fs::path> dirs(scenario_paths.begin(), scenario_paths.end());
   if (const char* env = std::getenv("DYNSIM_PLUGIN_PATH")) {
@@ -39,8 +50,12 @@ std::vector<fs::path> Registry::search_path(const std::vector<fs::path>& scenari
     }
   }
   std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) dirs.push_back(exe.parent_path().parent_path() / DYNSIM_PLUGIN_RELDIR);
+  if (!host_root().empty()) {
+    dirs.push_back(host_root() / DYNSIM_PLUGIN_RELDIR);
+  } else {
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) dirs.push_back(exe.parent_path().parent_path() / DYNSIM_PLUGIN_RELDIR);
+  }
   dirs.emplace_back(fs::path(DYNSIM_INSTALL_PREFIX) / DYNSIM_PLUGIN_RELDIR);
   // Drop repeats of one directory (an install prefix that is also the build tree, say).
   std::vector<fs::path> unique;

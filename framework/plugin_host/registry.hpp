@@ -26,6 +26,10 @@ class Registry {
   // share this layout), then the configured install prefix.
   static std::vector<std::filesystem::path> search_path(
       const std::vector<std::filesystem::path>& scenario_paths);
+  // The tree whose <root>/lib/dynsim/plugins stands in for the executable's: a host that is not
+  // the dynsim executable (the Python module, loaded by python3) names its own build or install
+  // tree here. Empty: the running executable's.
+  static void set_host_root(const std::filesystem::path& root);
 
   // Loads every plugin file in each directory (missing directories are skipped), in path order.
   // A name already provided by an earlier directory is shadowed: the first hit wins and the

@@ -62,8 +62,16 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
        }},
       {"simulate",
        {
-           opt::real_matrix("x0", "initial states, one row per item (or take items from [dataset])")
+           opt::real_matrix("x0",
+                            "starting points, one row per item (or take items from [dataset]); "
+                            "see `initial`")
                .def(std::vector<std::vector<double>>{}),
+           opt::string("initial",
+                       "input: x0 rows are inputs (input_dim values) mapped by the model's "
+                       "encode(), as dataset items are; state: full states (dim() values), "
+                       "used as they are")
+               .def("input")
+               .one_of({"input", "state"}),
            opt::integer("items", "with [dataset]: how many items of the split to simulate")
                .def(std::int64_t{10})
                .at_least(1),
@@ -131,7 +139,9 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
            opt::real("divergence_loss", "a batch loss above this stops training")
                .def(1e6)
                .positive(),
-           opt::real("log_every_seconds", "progress line cadence").def(10.0).positive(),
+           opt::real("log_every_seconds", "progress line cadence (0: every batch)")
+               .def(10.0)
+               .at_least(0),
            opt::integer("max_items", "use only the first n training items (0: all)")
                .def(std::int64_t{0})
                .at_least(0),

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/errors.hpp"
+#include "common/progress.hpp"
 #include "parallel/comm.hpp"
 #include "plugin_host/registry.hpp"
 #include "run/atomic_file.hpp"
@@ -194,6 +195,8 @@ Outcome run_task(const Study& s, const Task& t, const json& decision, const Exec
         if (o.reason.empty())
           o.reason = "exit code " + std::to_string(rc) + " without a finished metrics.json";
       }
+    } catch (const progress::Interrupted&) {
+      throw;  // the caller asked the whole study to stop
     } catch (const std::exception& e) {
       o.status = "failed";
       o.reason = e.what();
@@ -222,6 +225,8 @@ Outcome run_task(const Study& s, const Task& t, const json& decision, const Exec
           eo.status = "failed";
           eo.reason = "exit code " + std::to_string(rc) + " without an evaluation.json";
         }
+      } catch (const progress::Interrupted&) {
+        throw;
       } catch (const std::exception& x) {
         eo.status = "failed";
         eo.reason = x.what();

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common/errors.hpp"
+#include "common/progress.hpp"
 #include "evaluate/evaluate.hpp"
 #include "parallel/comm.hpp"
 
@@ -233,6 +234,7 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
       optimizer_->set_lr(cfg_.warmup_steps > 0 && step < cfg_.warmup_steps
                              ? epoch_lr * double(step + 1) / double(cfg_.warmup_steps)
                              : epoch_lr);
+      progress::poll();  // between batches: a stop leaves the last epoch's checkpoint
       const StepResult r = train_step(inputs, labels, ids, key);
       if (!r.ok) {
         state.stop_reason = "diverged in epoch " + std::to_string(epoch) + ", batch " +
@@ -251,8 +253,16 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
       if (std::chrono::duration<double>(now - last_log).count() >= cfg_.log_every_seconds) {
         last_log = now;
         const double el = std::chrono::duration<double>(now - t_start).count();
+        const double eta = el / double(done) * double(total - done);
         log_.info("epoch {}/{} batch {}/{} loss {:.5g}  ETA {:.0f} s", epoch, cfg_.epochs, bi + 1,
-                  batches, loss_sum / double(seen), el / double(done) * double(total - done));
+                  batches, loss_sum / double(seen), eta);
+        progress::report({{"kind", "batch"},
+                          {"epoch", epoch},
+                          {"epochs", cfg_.epochs},
+                          {"batch", bi + 1},
+                          {"batches", batches},
+                          {"loss", loss_sum / double(seen)},
+                          {"eta_seconds", eta}});
       }
     }
 
@@ -282,6 +292,11 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
         "{:.1f} s{}",
         epoch, cfg_.epochs, rec.train_loss, rec.val_loss, 100 * rec.val_accuracy, rec.grad_norm,
         rec.seconds, better ? " (best)" : "");
+    nlohmann::json pr = rec.to_json();
+    pr["kind"] = "epoch";
+    pr["epochs"] = cfg_.epochs;
+    pr["best"] = better;
+    progress::report(pr);
     if (better) {
       state.best_epoch = epoch;
       state.best_val_accuracy = rec.val_accuracy;
