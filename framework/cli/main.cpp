@@ -25,7 +25,7 @@ struct Common {
   std::string scenario;
   std::vector<std::string> sets;
   std::optional<std::int64_t> seed, threads;
-  std::string eval_name;  // generate: the subfolder of RUN/generated
+  std::string eval_name;  // evaluate, generate: the subfolder of RUN/evaluations, RUN/generated
   GenerateConfig gen;     // generate
   std::vector<int> gen_classes;
   std::vector<std::int64_t> gen_interpolate;
@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
   auto* evaluate = app.add_subcommand(
       "evaluate", "reload a trained run's model and evaluate it ([evaluate] keys via --set)");
   add_common(evaluate, eval_opts, "run_dir", "folder of a training run", true);
+  evaluate->add_option("--name", eval_opts.eval_name,
+                       "subfolder of RUN_DIR/evaluations (default: the time)");
   auto* stability = app.add_subcommand(
       "stability", "reload a trained run's model and analyse its planted attractors");
   add_common(stability, stab_opts, "run_dir", "folder of a training run", true);

@@ -42,6 +42,7 @@ void Evaluation::merge(const Evaluation& o) {
   census.zero += o.census.zero;
   census.alphabet_state += o.census.alphabet_state;
   census.elsewhere += o.census.elsewhere;
+  census.non_finite += o.census.non_finite;
   loss_sum += o.loss_sum;
 }
 
@@ -57,7 +58,9 @@ nlohmann::json Evaluation::to_json() const {
             {"wrong_attractor", census.wrong_attractor},
             {"zero", census.zero},
             {"alphabet_state", census.alphabet_state},
-            {"elsewhere", census.elsewhere}}},
+            {"elsewhere", census.elsewhere},
+            {"non_finite", census.non_finite}}},
+          {"non_finite", census.non_finite},
           {"share_at_an_attractor",
            items ? double(census.correct + census.wrong_attractor) / double(items) : 0.0},
           {"share_correct_among_those",
@@ -84,6 +87,14 @@ Classifier<S>::Classifier(const Model<S>& model, double tolerance, Criterion cri
 
 template <class S>
 std::vector<int> Classifier<S>::predict(ConstMatrixRef<S> XT) const {
+  std::vector<int> out = predict_finite(XT);
+  for (Index j = 0; j < XT.cols(); ++j)
+    if (!XT.col(j).allFinite()) out[static_cast<std::size_t>(j)] = -1;
+  return out;
+}
+
+template <class S>
+std::vector<int> Classifier<S>::predict_finite(ConstMatrixRef<S> XT) const {
   if (criterion_ == Criterion::nearest) {
     std::vector<int> out(static_cast<std::size_t>(XT.cols()));
     double rel = 0;
@@ -141,6 +152,10 @@ std::vector<int> Classifier<S>::add(ConstMatrixRef<S> XT, std::span<const int> l
     const int y = labels[static_cast<std::size_t>(j)];
     const int p = pred[static_cast<std::size_t>(j)];
     ++e.items;
+    if (p < 0) {  // no class for a NaN or infinite state
+      ++e.census.non_finite;
+      continue;
+    }
     e.right += p == y;
     ++e.confusion[static_cast<std::size_t>(y)][static_cast<std::size_t>(p)];
     double best_rel = INFINITY;

@@ -23,6 +23,7 @@ struct Census {
   std::int64_t zero = 0;             // at the origin (a stable spurious fixed point of CVFR)
   std::int64_t alphabet_state = 0;   // every node at an alphabet value: a union of patterns, say
   std::int64_t elsewhere = 0;        // none of the above: mid-transient or another attractor
+  std::int64_t non_finite = 0;       // a NaN or infinite entry: no class, counted as wrong
 };
 
 struct Evaluation {
@@ -45,9 +46,11 @@ class Classifier {
  public:
   // tolerance: relative L2 distance ||x - x_k|| / ||x_k|| under which x "is at" attractor k.
   Classifier(const Model<S>& model, double tolerance, Criterion criterion = Criterion::overlap);
-  // Counts the batch into e and returns each column's predicted class (by the criterion).
+  // Counts the batch into e and returns each column's predicted class (by the criterion). A
+  // column with a NaN or infinite entry gets no class (-1): it counts as an item, is never
+  // right, stays out of the confusion table and is counted in census.non_finite.
   std::vector<int> add(ConstMatrixRef<S> XT, std::span<const int> labels, Evaluation& e) const;
-  // Predicted class by the criterion for each column.
+  // Predicted class by the criterion for each column; -1 for a non-finite column.
   std::vector<int> predict(ConstMatrixRef<S> XT) const;
   // The planted attractor x is within tolerance of (relative L2 distance), or -1.
   int at_attractor(ConstVectorRef<S> x) const;
@@ -60,6 +63,7 @@ class Classifier {
   std::vector<S> alphabet_;
   double mean_norm_ = 0, alphabet_scale_ = 0;
 
+  std::vector<int> predict_finite(ConstMatrixRef<S> XT) const;
   // Nearest planted state and its distance relative to that state's size.
   Index nearest(ConstVectorRef<S> x, double& relative) const;
 };

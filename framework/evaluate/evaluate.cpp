@@ -23,8 +23,8 @@ void pack(const Evaluation& e, std::vector<double>& v) {
   v.insert(v.end(),
            {double(e.items), double(int(e.criterion)), double(e.right), double(e.right_nearest),
             double(e.census.correct), double(e.census.wrong_attractor), double(e.census.zero),
-            double(e.census.alphabet_state), double(e.census.elsewhere), e.loss_sum,
-            double(e.confusion.size())});
+            double(e.census.alphabet_state), double(e.census.elsewhere),
+            double(e.census.non_finite), e.loss_sum, double(e.confusion.size())});
   for (const auto& row : e.confusion)
     for (auto c : row) v.push_back(double(c));
 }
@@ -49,6 +49,7 @@ std::size_t unpack(const std::vector<double>& v, std::size_t i, Evaluation& e) {
   e.census.zero = n();
   e.census.alphabet_state = n();
   e.census.elsewhere = n();
+  e.census.non_finite = n();
   e.loss_sum = v.at(i++);
   const auto k = static_cast<std::size_t>(n());
   e.confusion.assign(k, std::vector<std::int64_t>(k, 0));
@@ -142,8 +143,10 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
         r.at_T.loss_sum += l * double(b);
       }
       const std::vector<int> predicted = classifier.add(X, labels, r.at_T);
-      for (Index j = 0; j < b; ++j)
-        ++votes[static_cast<std::size_t>(j) * classes + static_cast<std::size_t>(predicted[j])];
+      for (Index j = 0; j < b; ++j)  // a non-finite draw (-1) has no vote
+        if (predicted[static_cast<std::size_t>(j)] >= 0)
+          ++votes[static_cast<std::size_t>(j) * classes +
+                  static_cast<std::size_t>(predicted[static_cast<std::size_t>(j)])];
       if (cfg.horizon > 1) {
         advance(X, steps, cfg.horizon * steps, ids, k);
         classifier.add(X, labels, r.at_horizon);
@@ -158,10 +161,13 @@ EvalResult evaluate_items(FixedStepScheme<S>& scheme, std::int64_t steps, Model<
     }
     for (Index j = 0; j < b; ++j) {
       const auto first = votes.begin() + static_cast<std::ptrdiff_t>(j) * std::ptrdiff_t(classes);
-      const int choice =
-          static_cast<int>(std::max_element(first, first + std::ptrdiff_t(classes)) - first);
+      const auto top = std::max_element(first, first + std::ptrdiff_t(classes));
       ++r.majority.items;
-      if (choice == labels[static_cast<std::size_t>(j)]) ++r.majority.right;
+      if (*top == 0) {  // every draw non-finite: no class, not scored as class 0
+        ++r.majority.census.non_finite;
+        continue;
+      }
+      if (static_cast<int>(top - first) == labels[static_cast<std::size_t>(j)]) ++r.majority.right;
     }
   }
   if (comm.distributed()) {

@@ -93,24 +93,34 @@ IntegrationStats Integrator<S>::run(MatrixRef<S> X, std::span<const std::uint64_
     auto stepper = ode::make_controlled(
         static_cast<S>(cfg_.atol), static_cast<S>(cfg_.rtol),
         ode::runge_kutta_dopri5<State, S, State, S, ode::vector_space_algebra>());
-    const S t_end = static_cast<S>(cfg_.t_end);
+    // Time is kept in double whatever S is: in float, t + h == t once h falls below t's last
+    // digit (a tight rtol late in a long run), and a float clock would stop while the steps go
+    // on until max_steps. The stepper gets t rounded to S, which only a drift that depends on t
+    // can notice.
+    const double t_end = cfg_.t_end;
+    double td = cfg_.t0;
     S h = static_cast<S>(cfg_.dt);
-    const S tiny = static_cast<S>(1e-12) * std::max<S>(std::abs(t_end), S(1));
+    const double tiny = 1e-12 * std::max(std::abs(t_end), 1.0);
     std::int64_t attempts = 0;
-    while (t_end - t > tiny) {
+    while (t_end - td > tiny) {
       if (++attempts > cfg_.max_steps)
         throw RunError("dopri5: more than max_steps = " + std::to_string(cfg_.max_steps) +
-                       " step attempts before t_end; loosen rtol/atol or raise max_steps");
+                       " step attempts before t_end (t = " + std::to_string(td) +
+                       "); loosen rtol/atol or raise max_steps");
       bool last = false;
-      if (t + h >= t_end) h = t_end - t, last = true;
-      if (stepper.try_step(drift, x, t, h) == ode::success) {
+      if (td + double(h) >= t_end) h = static_cast<S>(t_end - td), last = true;
+      const S taken = h;
+      S ts = static_cast<S>(td);
+      if (stepper.try_step(drift, x, ts, h) == ode::success) {
         ++stats.steps;
+        td = last ? t_end : td + double(taken);  // the run ends exactly at t_end
+        t = static_cast<S>(td);
         check_finite();
-        if (last) t = t_end;  // absorb round-off so the run ends exactly at t_end
-        observe(t == t_end);
+        observe(last);
       } else {
         ++stats.rejected;
-        if (h < tiny) throw RunError("dopri5: step size underflow at t = " + std::to_string(t));
+        if (double(h) < tiny)
+          throw RunError("dopri5: step size underflow at t = " + std::to_string(td));
       }
     }
   } else {
@@ -158,7 +168,7 @@ IntegrationStats Integrator<S>::run(MatrixRef<S> X, std::span<const std::uint64_
         break;
     }
   }
-  stats.t = static_cast<double>(t);
+  stats.t = cfg_.method == Method::dopri5 ? cfg_.t_end : static_cast<double>(t);
   X = view(x);
   return stats;
 }

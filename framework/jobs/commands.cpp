@@ -140,6 +140,14 @@ std::string describe_wiring(const Wiring& w) {
   return s.str();
 }
 
+// A time stamp names a default subfolder; a second one within the same second gets "-2", "-3".
+std::string unused_name(const fs::path& parent, const std::string& stem) {
+  std::error_code ec;
+  std::string name = stem;
+  for (int k = 2; fs::exists(parent / name, ec); ++k) name = stem + "-" + std::to_string(k);
+  return name;
+}
+
 // The run's folder, made by the current communicator's root only: under a data-parallel run
 // the other ranks get the same path (rank 0's, time stamp included) and write nothing.
 RunFolder folder_for(const std::function<RunFolder()>& make) {
@@ -156,6 +164,17 @@ RunFolder folder_for(const std::function<RunFolder()>& make) {
   return RunFolder::discard(std::string(all[0].begin(), all[0].end()));
 }
 
+// metrics.json for a run that stopped. On a full disk this write can fail too; the reason the
+// run stopped is what the user must see, so that second failure is only logged.
+void record_failure(const RunFolder& out, const std::string& status, const std::string& why,
+                    spdlog::logger& log) {
+  try {
+    out.write_json("metrics.json", {{"status", status}, {"error", why}});
+  } catch (const std::exception& e) {
+    log.error("{}", e.what());
+  }
+}
+
 template <class S>
 RunOutcome run_job(const Wiring& w, const RunRequest& r, const fs::path& out_dir,
                    spdlog::logger& log) {
@@ -164,8 +183,10 @@ RunOutcome run_job(const Wiring& w, const RunRequest& r, const fs::path& out_dir
   if (r.mode == Mode::generate) {
     load_model(out_dir / "model", *in.model);
     RunFolder out = folder_for([&] {
+      const fs::path parent = out_dir / "generated";
       return RunFolder::create(
-          out_dir / "generated" / (eval_name.empty() ? utc_timestamp(true) : eval_name), w.name);
+          parent / (eval_name.empty() ? unused_name(parent, utc_timestamp(true)) : eval_name),
+          w.name);
     });
     attach_run_log(out, log);
     log.info("dynsim {} generate -> {}", kDynsimVersion, out.dir().string());
@@ -179,9 +200,10 @@ RunOutcome run_job(const Wiring& w, const RunRequest& r, const fs::path& out_dir
     load_model(out_dir / "model", *in.model);
     const bool ev = r.mode == Mode::evaluate;
     RunFolder out = folder_for([&] {
-      return RunFolder::create(out_dir / (ev ? "evaluations" : "stability") /
-                                   (ev && !eval_name.empty() ? eval_name : utc_timestamp(true)),
-                               w.name);
+      const fs::path parent = out_dir / (ev ? "evaluations" : "stability");
+      return RunFolder::create(
+          parent / (!eval_name.empty() ? eval_name : unused_name(parent, utc_timestamp(true))),
+          w.name);
     });
     attach_run_log(out, log);
     const nlohmann::json result =
@@ -196,6 +218,9 @@ RunOutcome run_job(const Wiring& w, const RunRequest& r, const fs::path& out_dir
   else
     sim.emplace(w, in);
   if (r.mode == Mode::validate) {
+    // The data too: both splits read, their labels checked against the classes (exit 2).
+    if (in.dataset)
+      for (const Split split : {Split::train, Split::test}) load_split(*in.dataset, split, 0);
     if (parallel::current().root())
       std::cout << "OK " << describe_wiring(w)
                 << "\n  model state dimension N = " << in.model->dim()
@@ -225,12 +250,19 @@ RunOutcome run_job(const Wiring& w, const RunRequest& r, const fs::path& out_dir
   } catch (const InputError&) {
     throw;
   } catch (const progress::Interrupted& e) {
-    out.write_json("metrics.json", {{"status", "interrupted"}, {"error", e.what()}});
+    record_failure(out, "interrupted", e.what(), log);
     log.warn("{}: {}", out.dir().string(), e.what());
     throw;
+  } catch (const std::bad_alloc&) {
+    const std::string why = "ran out of memory (peak " +
+                            std::to_string(peak_rss_bytes() / 1000000) +
+                            " MB): lower the batch sizes, the steps or the dataset's size";
+    record_failure(out, "failed", why, log);
+    throw RunError(why);
   } catch (const std::exception& e) {
-    out.write_json("metrics.json", {{"status", "failed"}, {"error", e.what()}});
-    throw RunError(e.what());
+    const std::string why = e.what();
+    record_failure(out, "failed", why, log);
+    throw RunError(why);
   }
   const bool diverged = metrics.value("diverged", false);
   metrics["status"] = diverged ? "diverged" : "ok";

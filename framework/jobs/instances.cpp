@@ -1,10 +1,16 @@
 #include "jobs/instances.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
+#include <sstream>
 
 #include "common/errors.hpp"
 #include "common/version.hpp"
 #include "latent/latent_model.hpp"
+#include "train/adjoint.hpp"
 
 namespace dynsim {
 
@@ -12,6 +18,65 @@ std::string data_dir() {
   if (const char* d = std::getenv("DYNSIM_DATA_DIR")) return d;
   return std::string(kSourceDir) + "/data";
 }
+
+namespace {
+
+double physical_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? double(pages) * double(page) : 0;
+}
+
+std::string gigabytes(double bytes) {
+  std::ostringstream o;
+  o.precision(bytes < 1e10 ? 2 : 3);
+  o << bytes / 1e9 << " GB";
+  return o.str();
+}
+
+// The big allocations a run will make, from the scenario alone, against the machine's memory:
+// refused before anything is allocated (a typo of a few digits would otherwise end in
+// std::bad_alloc, or in swapping, hours in). Sizes in double: no product can overflow.
+template <class S>
+void check_memory(const Wiring& w, const Model<S>& model) {
+  const double have = physical_memory_bytes();
+  if (have <= 0) return;
+  const double n = double(model.dim()), scalar = double(sizeof(S));
+  auto refuse = [&](const Options& table, const std::string& key, double need,
+                    const std::string& what) {
+    if (need > 0.9 * have)
+      table.fail(key, "this run needs ~" + gigabytes(need) + " for " + what + "; the machine has " +
+                          gigabytes(have));
+  };
+  const IntegratorConfig& ic = w.integrator;
+  const bool fixed = ic.method != Method::dopri5;
+  if (w.training && fixed) {
+    // The adjoint keeps a state every k steps and one segment of k (train/adjoint.hpp), per
+    // batch, with k as the trainer chooses it.
+    const std::int64_t steps = ic.fixed_steps(), b = w.train_table.integer("batch_size");
+    std::int64_t k = w.train_table.integer("checkpoint_every");
+    if (k == 0) k = auto_checkpoint_every(steps, model.dim(), b, sizeof(S));
+    k = std::clamp<std::int64_t>(k, 1, std::max<std::int64_t>(steps, 1));
+    const double states = std::ceil(double(steps) / double(k)) + double(k) + 8;
+    refuse(w.train_table, "batch_size", states * n * double(b) * scalar,
+           "the adjoint's stored states of one batch (" + std::to_string(steps) +
+               " steps, a checkpoint every " + std::to_string(k) + ")");
+  }
+  refuse(w.evaluate_table, "batch_size",
+         8 * n * double(w.evaluate_table.integer("batch_size")) * scalar,
+         "the states of one evaluation batch");
+  if (!w.training && fixed && w.simulate_table.boolean("save_trajectory")) {
+    const double saves = double(ic.fixed_steps() / ic.save_every + 2);
+    const double items = w.simulate_table.real_matrix("x0").empty()
+                             ? double(w.simulate_table.integer("items"))
+                             : double(w.simulate_table.real_matrix("x0").size());
+    // Kept in memory, then written as .npy and as CSV text.
+    refuse(w.integrator_table, "save_every",
+           saves * n * items * double(w.simulate_table.integer("paths")) * scalar,
+           "the stored trajectory");
+  }
+}
+
+}  // namespace
 
 template <class S>
 Instances<S> instantiate(const Wiring& w, LogSink sink, const std::string& data) {
@@ -40,6 +105,12 @@ Instances<S> instantiate(const Wiring& w, LogSink sink, const std::string& data)
                                        c->options, ctx);
     } catch (const InputError&) {
       throw;
+    } catch (const std::bad_alloc&) {
+      throw InputError("[" + table + "] plugin '" + c->record->name + "' (" +
+                       c->record->file.string() +
+                       ") ran out of memory while initialising: its options ask for more than "
+                       "the machine's " +
+                       gigabytes(physical_memory_bytes()));
     } catch (const std::exception& e) {
       throw InputError("[" + table + "] plugin '" + c->record->name + "' (" +
                        c->record->file.string() + ") failed to initialise: " + e.what());
@@ -93,6 +164,7 @@ Instances<S> instantiate(const Wiring& w, LogSink sink, const std::string& data)
                        " x K: one planted state (not its readout) "
                        "per column");
   }
+  check_memory(w, *in.model);
   if (in.noise) in.noise->bind(*in.model);
   if (in.dataset && in.dataset->dim() != in.model->input_dim())
     throw InputError(w.scenario.where_table("dataset") + ": dataset items have dimension " +

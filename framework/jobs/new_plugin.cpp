@@ -64,6 +64,7 @@ int new_plugin(const std::string& kind, const std::string& name, const std::stri
     std::string out_name = file;
     if (out_name == "model.cpp") out_name = name + ".cpp";
     if (out_name == "model.toml") out_name = name + ".toml";
+    if (out_name == "check_model.cpp") out_name = "check_" + name + ".cpp";
     const fs::path p = to / out_name;
     std::ofstream f(p);
     f << replace_all(replace_all(text, "@NAME@", name), "@CLASS@", class_name(name));

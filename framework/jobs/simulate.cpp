@@ -18,6 +18,13 @@ namespace {
 // Trajectories beyond this many stored values are refused (raise save_every instead).
 constexpr std::int64_t kMaxStoredValues = 50'000'000;
 
+std::string fmt_count(double v) {
+  std::ostringstream s;
+  s.precision(3);
+  s << v;
+  return s.str();
+}
+
 // Enough digits that the CSV reads back to the same bits.
 template <class T>
 std::string num(T v) {
@@ -84,12 +91,13 @@ void SimulateJob<S>::check_size() const {
   const std::int64_t n = in_.model->dim(), b = x0_.cols(), paths = sim.integer("paths");
   const std::int64_t saves =
       ic.method == Method::dopri5 ? -1 : ic.fixed_steps() / ic.save_every + 2;
-  if (sim.boolean("save_trajectory") && saves > 0 && saves * n * b * paths > kMaxStoredValues)
-    w.integrator_table.fail("save_every", "storing every " + std::to_string(ic.save_every) +
-                                              " steps keeps " +
-                                              std::to_string(saves * n * b * paths) +
-                                              " values; raise save_every or set "
-                                              "simulate.save_trajectory = false");
+  if (sim.boolean("save_trajectory") && saves > 0 &&
+      double(saves) * double(n) * double(b) * double(paths) > double(kMaxStoredValues))
+    w.integrator_table.fail("save_every",
+                            "storing every " + std::to_string(ic.save_every) + " steps keeps " +
+                                fmt_count(double(saves) * double(n) * double(b) * double(paths)) +
+                                " values; raise save_every or set "
+                                "simulate.save_trajectory = false");
 }
 
 template <class S>

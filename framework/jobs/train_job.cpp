@@ -53,6 +53,23 @@ EvalConfig eval_config(const Options& e) {
 template <class S>
 Items<S> load_split(Dataset<S>& d, Split which, std::int64_t max_items) {
   Items<S> items = d.load(which);
+  // Labels index the planted attractors, the targets and the confusion table: one outside
+  // [0, classes()) (a training file with more classes than the test split declared) would read
+  // past them.
+  const int k = d.classes();
+  const char* split = which == Split::train ? "training" : "test";
+  if (items.labels.size() != static_cast<std::size_t>(items.x.cols()) ||
+      items.ids.size() != items.labels.size())
+    throw InputError("[dataset] the " + std::string(split) + " split has " +
+                     std::to_string(items.x.cols()) + " items but " +
+                     std::to_string(items.labels.size()) + " labels and " +
+                     std::to_string(items.ids.size()) + " ids (dataset plugin bug)");
+  for (std::size_t j = 0; j < items.labels.size(); ++j)
+    if (items.labels[j] < 0 || items.labels[j] >= k)
+      throw InputError("[dataset] " + std::string(split) + " item " + std::to_string(j) + " (id " +
+                       std::to_string(items.ids[j]) + ") has label " +
+                       std::to_string(items.labels[j]) + ", outside the dataset's " +
+                       std::to_string(k) + " classes (0 to " + std::to_string(k - 1) + ")");
   if (max_items > 0 && items.x.cols() > max_items) {
     items.x.conservativeResize(Eigen::NoChange, max_items);
     items.labels.resize(static_cast<std::size_t>(max_items));
@@ -174,9 +191,16 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
     }
     model.parameters_changed();
     trainer.optimizer().load_state(opt);
-    state = TrainState::from_json(extra.at("train_state"));
+    try {
+      state = TrainState::from_json(extra.at("train_state"));
+    } catch (const nlohmann::json::exception&) {
+      throw InputError((ckpt / "checkpoint.json").string() +
+                       ": the training state (train_state) is missing a key or holds a value of "
+                       "the wrong type; the checkpoint cannot be resumed");
+    }
     state.stop_reason.clear();
-    if (fs::exists(out.path("model") / "model.json")) {  // the best model of the earlier part
+    // The best model of the earlier part (complete_directory: after a crash mid-swap).
+    if (complete_directory(out.path("model")) && fs::exists(out.path("model") / "model.json")) {
       best.clear();
       for (auto& [name, m] : load_arrays<S>(out.path("model"), "model.json", nullptr))
         best.push_back(std::move(m));
@@ -200,18 +224,12 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
   };
   hooks.on_epoch_end = [&](const TrainState& s) {
     if (!writer) return;
-    // The checkpoint is built in a scratch folder and swapped in, so a crash leaves either the
-    // previous checkpoint or the new one, never a mix.
+    // Staged and swapped in whole (save_arrays): a crash leaves the previous checkpoint or the
+    // new one, never a mix and never none.
     std::vector<std::pair<std::string, Matrix<S>>> arrays;
     for (const auto& p : model.parameters()) arrays.emplace_back("param." + p.name, p.map());
     for (auto& [name, m] : trainer.optimizer().state()) arrays.emplace_back("opt." + name, m);
-    const fs::path tmp = out.path("checkpoint.tmp"), old = out.path("checkpoint.old");
-    fs::remove_all(tmp);
-    save_arrays(tmp, "checkpoint.json", arrays, {{"train_state", s.to_json()}});
-    fs::remove_all(old);
-    if (fs::exists(ckpt)) fs::rename(ckpt, old);
-    fs::rename(tmp, ckpt);
-    fs::remove_all(old);
+    save_arrays(ckpt, "checkpoint.json", arrays, {{"train_state", s.to_json()}});
     write_history_csv(out, s);
   };
   hooks.restore_best = [&] { restore(); };
@@ -333,6 +351,9 @@ nlohmann::json evaluate_model(const Wiring& w, Instances<S>& in, const RunFolder
       ev.string("split"), r.at_T.items, 100 * r.at_T.accuracy(), criterion_name(cfg.criterion),
       100 * r.at_T.accuracy_nearest(), later, c.correct, c.wrong_attractor, c.zero,
       c.alphabet_state, c.elsewhere);
+  if (c.non_finite > 0)
+    log.warn("{} of {} items ended with a NaN or infinite state: no class, counted as wrong",
+             c.non_finite, r.at_T.items);
   std::ostringstream conf;
   conf << "true\\predicted";
   for (std::size_t k = 0; k < r.at_T.confusion.size(); ++k) conf << "," << k;

@@ -34,31 +34,44 @@ std::string hex(std::uint64_t v) {
 }  // namespace
 
 template <class S>
-void save_arrays(const fs::path& dir, const std::string& manifest,
+void save_arrays(const fs::path& target, const std::string& manifest,
                  const std::vector<std::pair<std::string, Matrix<S>>>& arrays,
                  const nlohmann::json& extra) {
-  fs::create_directories(dir);
-  nlohmann::json blocks = nlohmann::json::array();
-  for (const auto& [name, m] : arrays) {
-    const std::string file = name + ".npy";
-    write_matrix_npy(dir / file, m);
-    blocks.push_back({{"name", name},
-                      {"rows", m.rows()},
-                      {"cols", m.cols()},
-                      {"file", file},
-                      {"fnv1a64", hex(file_checksum(dir / file))}});
+  // Staged beside the target and swapped in whole: a crash leaves the old folder or the new one.
+  fs::path dir = target;
+  dir += ".staged";
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  fs::create_directories(dir, ec);
+  if (ec) throw RunError("cannot create " + dir.string() + ": " + ec.message());
+  try {
+    nlohmann::json blocks = nlohmann::json::array();
+    for (const auto& [name, m] : arrays) {
+      const std::string file = name + ".npy";
+      write_matrix_npy(dir / file, m);
+      blocks.push_back({{"name", name},
+                        {"rows", m.rows()},
+                        {"cols", m.cols()},
+                        {"file", file},
+                        {"fnv1a64", hex(file_checksum(dir / file))}});
+    }
+    nlohmann::json j = extra;
+    j["arrays"] = blocks;
+    j["dynsim_version"] = kDynsimVersion;
+    // The manifest is written last: its presence means every block is complete.
+    write_file_atomic(dir / manifest, j.dump(2) + "\n");
+    replace_directory(dir, target);
+  } catch (...) {
+    fs::remove_all(dir, ec);  // a half-written stage frees its space; the target is untouched
+    throw;
   }
-  nlohmann::json j = extra;
-  j["arrays"] = blocks;
-  j["dynsim_version"] = kDynsimVersion;
-  // The manifest is written last: its presence means every block is complete.
-  write_file_atomic(dir / manifest, j.dump(2) + "\n");
 }
 
 template <class S>
 std::vector<std::pair<std::string, Matrix<S>>> load_arrays(const fs::path& dir,
                                                            const std::string& manifest,
                                                            nlohmann::json* extra) {
+  complete_directory(dir);  // after a crash inside replace_directory's fallback
   std::ifstream in(dir / manifest);
   if (!in) throw InputError((dir / manifest).string() + ": not found");
   nlohmann::json j;

@@ -75,9 +75,30 @@ Matrix<S> read_matrix_npy(const std::filesystem::path& file) {
                      ": expected a C-order float32/float64 array of 1 or 2 "
                      "dimensions; header: " +
                      header);
-  const Index rows = std::stol(s[1]), cols = s[2].str().empty() ? 1 : std::stol(s[2]);
+  // The shape is checked against the file's size before anything is allocated: a corrupt or
+  // hostile header can neither overflow the product nor ask for more memory than the file holds.
   const bool f4 = d[1] == "4";
-  const std::size_t count = static_cast<std::size_t>(rows * cols);
+  const std::size_t width = f4 ? 4 : 8;
+  std::error_code ec;
+  const auto file_size = std::filesystem::file_size(file, ec);
+  const std::size_t data_bytes =
+      ec || file_size < 10 + hlen ? 0 : static_cast<std::size_t>(file_size) - 10 - hlen;
+  auto dimension = [&](const std::string& text) -> Index {
+    if (text.size() > 15)  // beyond any file: 10^15 values
+      throw InputError(file.string() + ": implausible dimension " + text + " in the header");
+    return static_cast<Index>(std::stoll(text));
+  };
+  const Index rows = dimension(s[1]), cols = s[2].str().empty() ? 1 : dimension(s[2]);
+  if (rows > 0 &&
+      static_cast<std::size_t>(cols) > data_bytes / width / static_cast<std::size_t>(rows) + 1)
+    throw InputError(file.string() + ": the header's shape (" + std::to_string(rows) + ", " +
+                     std::to_string(cols) + ") needs more data than the file's " +
+                     std::to_string(data_bytes) + " bytes");
+  const std::size_t count = static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols);
+  if (count * width != data_bytes)
+    throw InputError(file.string() + ": the header's shape (" + std::to_string(rows) + ", " +
+                     std::to_string(cols) + ") needs " + std::to_string(count * width) +
+                     " data bytes, the file has " + std::to_string(data_bytes));
   Matrix<S> m(rows, cols);
   auto fill = [&](auto tag) {
     using T = decltype(tag);

@@ -28,7 +28,8 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
                .at_least(0),
            opt::integer("threads", "threads for BLAS and host loops (0: all cores)")
                .def(std::int64_t{0})
-               .at_least(0),
+               .at_least(0)
+               .at_most(4096),
            opt::string("dynsim_version", "version that wrote this scenario (warns if different)")
                .def(""),
            opt::string("gemm",
@@ -50,15 +51,18 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
            opt::real("t_end", "end time (give this or steps)").def(0.0),
            opt::integer("steps", "number of fixed steps (give this or t_end)")
                .def(std::int64_t{0})
-               .at_least(0),
+               .at_least(0)
+               .at_most(1e12),
            opt::real("rtol", "dopri5 relative tolerance").def(1e-6).positive(),
            opt::real("atol", "dopri5 absolute tolerance").def(1e-8).positive(),
            opt::integer("max_steps", "dopri5: most step attempts")
                .def(std::int64_t{1000000})
-               .at_least(1),
+               .at_least(1)
+               .at_most(1e12),
            opt::integer("save_every", "record the state every this many steps")
                .def(std::int64_t{1})
-               .at_least(1),
+               .at_least(1)
+               .at_most(1e12),
        }},
       {"simulate",
        {
@@ -74,24 +78,31 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
                .one_of({"input", "state"}),
            opt::integer("items", "with [dataset]: how many items of the split to simulate")
                .def(std::int64_t{10})
-               .at_least(1),
+               .at_least(1)
+               .at_most(1e8),
            opt::string("split", "with [dataset]: which split")
                .def("test")
                .one_of({"train", "test"}),
            opt::integer("paths", "noise realisations per item (SDEs)")
                .def(std::int64_t{1})
-               .at_least(1),
+               .at_least(1)
+               .at_most(1e6),
            opt::boolean("save_trajectory", "write trajectory.csv and trajectory.npy").def(true),
            opt::integer("plot_nodes", "nodes drawn in trajectories.png")
                .def(std::int64_t{10})
-               .at_least(1),
+               .at_least(1)
+               .at_most(1000),
        }},
       {"train",
        {
            opt::integer("epochs", "passes over the training items")
                .def(std::int64_t{20})
-               .at_least(1),
-           opt::integer("batch_size", "items per optimizer step").def(std::int64_t{50}).at_least(1),
+               .at_least(1)
+               .at_most(1e6),
+           opt::integer("batch_size", "items per optimizer step")
+               .def(std::int64_t{50})
+               .at_least(1)
+               .at_most(1e7),
            opt::string("optimizer", "update rule").def("adam").one_of({"adam", "sgd"}),
            opt::real("lr", "learning rate").def(0.01).positive(),
            opt::string("schedule", "learning-rate schedule over the epochs")
@@ -101,7 +112,8 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
                         "ramp the rate linearly over the first optimizer steps "
                         "(0: none)")
                .def(std::int64_t{0})
-               .at_least(0),
+               .at_least(0)
+               .at_most(1e12),
            opt::real("lr_final", "cosine: the last epoch's rate as a fraction of lr")
                .def(0.01)
                .range(0.0, 1.0),
@@ -119,17 +131,20 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
                         "stop after this many epochs without a better validation "
                         "accuracy (0: never)")
                .def(std::int64_t{0})
-               .at_least(0),
+               .at_least(0)
+               .at_most(1e6),
            opt::integer("stop_after_epochs",
                         "pause after this epoch, to continue later with "
                         "--resume (0: run all epochs)")
                .def(std::int64_t{0})
-               .at_least(0),
+               .at_least(0)
+               .at_most(1e6),
            opt::integer("checkpoint_every",
                         "adjoint memory: keep the state every k steps and "
                         "recompute the rest (0: automatic, 1: keep all)")
                .def(std::int64_t{0})
-               .at_least(0),
+               .at_least(0)
+               .at_most(1e12),
            opt::integer("shards",
                         "column blocks of each batch, summed in a fixed tree: the trained bits "
                         "are the same for any number of MPI ranks at a fixed value (0: one "
@@ -144,17 +159,20 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
                .at_least(0),
            opt::integer("max_items", "use only the first n training items (0: all)")
                .def(std::int64_t{0})
-               .at_least(0),
+               .at_least(0)
+               .at_most(1e9),
        }},
       {"evaluate",
        {
            opt::string("split", "items to evaluate on").def("test").one_of({"train", "test"}),
            opt::integer("max_items", "evaluate only the first n items (0: all)")
                .def(std::int64_t{0})
-               .at_least(0),
+               .at_least(0)
+               .at_most(1e9),
            opt::integer("horizon", "also classify at this multiple of T (1: only at T)")
                .def(std::int64_t{10})
-               .at_least(1),
+               .at_least(1)
+               .at_most(1e4),
            opt::real("tolerance", "relative L2 distance that counts as at an attractor")
                .def(0.05)
                .positive(),
@@ -166,19 +184,22 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
                .one_of({"overlap", "cosine", "nearest"}),
            opt::integer("batch_size", "items integrated at once")
                .def(std::int64_t{1000})
-               .at_least(1),
+               .at_least(1)
+               .at_most(1e7),
            opt::integer("draws",
                         "noise realisations per item (stochastic models): accuracy over all "
                         "draws and by majority vote")
                .def(std::int64_t{1})
-               .at_least(1),
+               .at_least(1)
+               .at_most(1e5),
            opt::real_list("attack_p",
                           "strengths p at which the [attack] plugin corrupts the evaluated "
                           "inputs (empty: no attack curve)")
                .def(std::vector<double>{}),
            opt::integer("attack_repeats", "independent corruptions of each item per p")
                .def(std::int64_t{1})
-               .at_least(1),
+               .at_least(1)
+               .at_most(1e5),
            opt::real("stability_perturbation",
                      "relative size of the kick in the empirical "
                      "stability check")

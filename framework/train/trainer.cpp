@@ -11,20 +11,45 @@
 
 namespace dynsim {
 
+namespace {
+
+// JSON has no NaN or infinity (nlohmann writes null, which reads back as an error): such values
+// are written as the strings "nan", "inf" and "-inf", so a checkpoint holds exactly the state.
+nlohmann::json real_json(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  return v;
+}
+
+double real_of(const nlohmann::json& j) {
+  if (j.is_string()) {
+    const std::string& s = j.get_ref<const std::string&>();
+    if (s == "nan") return NAN;
+    if (s == "inf") return INFINITY;
+    if (s == "-inf") return -INFINITY;
+  }
+  return j.get<double>();  // a type error for anything else
+}
+
+}  // namespace
+
 nlohmann::json EpochRecord::to_json() const {
-  return {{"epoch", epoch},         {"train_loss", train_loss},
-          {"val_loss", val_loss},   {"val_accuracy", val_accuracy},
-          {"grad_norm", grad_norm}, {"seconds", seconds}};
+  return {{"epoch", epoch},
+          {"train_loss", real_json(train_loss)},
+          {"val_loss", real_json(val_loss)},
+          {"val_accuracy", real_json(val_accuracy)},
+          {"grad_norm", real_json(grad_norm)},
+          {"seconds", real_json(seconds)}};
 }
 
 EpochRecord EpochRecord::from_json(const nlohmann::json& j) {
   EpochRecord r;
   r.epoch = j.at("epoch");
-  r.train_loss = j.at("train_loss");
-  r.val_loss = j.at("val_loss");
-  r.val_accuracy = j.at("val_accuracy");
-  r.grad_norm = j.at("grad_norm");
-  r.seconds = j.at("seconds");
+  r.train_loss = real_of(j.at("train_loss"));
+  r.val_loss = real_of(j.at("val_loss"));
+  r.val_accuracy = real_of(j.at("val_accuracy"));
+  r.grad_norm = real_of(j.at("grad_norm"));
+  r.seconds = real_of(j.at("seconds"));
   return r;
 }
 
@@ -34,8 +59,8 @@ nlohmann::json TrainState::to_json() const {
   return {{"epochs_done", epochs_done},
           {"history", h},
           {"best_epoch", best_epoch},
-          {"best_val_accuracy", best_val_accuracy},
-          {"best_val_loss", std::isfinite(best_val_loss) ? best_val_loss : 1e300},
+          {"best_val_accuracy", real_json(best_val_accuracy)},
+          {"best_val_loss", real_json(best_val_loss)},
           {"bad_epochs", bad_epochs},
           {"stop_reason", stop_reason}};
 }
@@ -45,8 +70,8 @@ TrainState TrainState::from_json(const nlohmann::json& j) {
   s.epochs_done = j.at("epochs_done");
   for (const auto& e : j.at("history")) s.history.push_back(EpochRecord::from_json(e));
   s.best_epoch = j.at("best_epoch");
-  s.best_val_accuracy = j.at("best_val_accuracy");
-  s.best_val_loss = j.at("best_val_loss");
+  s.best_val_accuracy = real_of(j.at("best_val_accuracy"));
+  s.best_val_loss = real_of(j.at("best_val_loss"));
   s.bad_epochs = j.at("bad_epochs");
   s.stop_reason = j.at("stop_reason");
   return s;
@@ -280,6 +305,11 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
                                           NoiseKey{seed_, 0xFFFFFFFEu, 0});
       rec.val_loss = r.at_T.loss_sum / double(r.at_T.items);
       rec.val_accuracy = r.at_T.accuracy();
+      if (r.at_T.census.non_finite > 0)
+        log_.warn(
+            "epoch {}: {} of {} validation items ended with a NaN or infinite state "
+            "(counted as wrong)",
+            epoch, r.at_T.census.non_finite, r.at_T.items);
     }
     rec.seconds = std::chrono::duration<double>(clock::now() - t_epoch).count();
     state.history.push_back(rec);

@@ -238,3 +238,69 @@ TEST_CASE("plugins lists kinds and versions and files and options", "[cli]") {
   CHECK(test::run_dynsim("--help").exit_code == 0);
   CHECK(test::run_dynsim("run --bogus x.toml").exit_code == 2);
 }
+
+TEST_CASE("simulate x0 as inputs through encode() or as full states (initial)", "[cli]") {
+  // cvfr_hill's encode() scales inputs by input_scale: the first saved state tells them apart.
+  const std::string text = R"([scenario]
+name = "initial"
+precision = "f64"
+
+[model]
+plugin = "cvfr_hill"
+n = 4
+classes = 2
+input_scale = 2.0
+
+[integrator]
+method = "euler"
+dt = 0.1
+steps = 2
+
+[simulate]
+x0 = [[1.0, 0.0, 0.5, 0.0]]
+)";
+  const std::string file = scenario("initial", text);
+  auto first_state = [&](const std::string& sets) {
+    const std::string out = test::temp_dir() + "/initial" + std::to_string(sets.size());
+    const auto r = test::run_dynsim("run " + file + " --out " + out + sets);
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    std::ifstream f(out + "/trajectory.csv");
+    std::string header, row;
+    std::getline(f, header);
+    std::getline(f, row);
+    return row;  // path,item,t,x0..x3
+  };
+  CHECK(first_state("") == "0,0,0,2,0,1,0");
+  CHECK(first_state(" --set simulate.initial=state") == "0,0,0,1,0,0.5,0");
+  const auto wrong = test::run_dynsim("validate " + file +
+                                      " --set simulate.initial=state --set simulate.x0=[[1.0]]");
+  CHECK(wrong.exit_code == 2);
+  CHECK(wrong.output.find("x0") != std::string::npos);
+  CHECK(wrong.output.find("states (initial = \"state\") of dimension 4") != std::string::npos);
+}
+
+TEST_CASE("absurd counts and sizes are refused before anything is allocated", "[cli]") {
+  const std::string letters = std::string(DYNSIM_SOURCE_DIR) + "/scenarios/cvfr_letters.toml";
+  struct Case {
+    std::string sets, expect;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"--set integrator.steps=4611686018427387904", "'steps'"},
+           {"--set dataset.n_train=4611686018427387904", "'n_train'"},
+           {"--set evaluate.horizon=1000000000", "'horizon'"},
+           {"--set train.checkpoint_every=4611686018427387904", "'checkpoint_every'"},
+           {"--set model.n=4611686018427387904", "'n'"},
+           // Within every bound, but the adjoint would keep ~100 GB per batch.
+           {"--set integrator.steps=1000000 --set train.checkpoint_every=1 --set "
+            "train.batch_size=20000",
+            "this run needs ~"},
+       }) {
+    const auto r = test::run_dynsim("validate " + letters + " " + c.sets);
+    INFO(c.sets << "\n" << r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find(c.expect) != std::string::npos);
+    CHECK(r.output.find("bad_alloc") == std::string::npos);
+    CHECK(r.output.find("_M_") == std::string::npos);
+  }
+}

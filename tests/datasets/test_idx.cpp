@@ -126,3 +126,51 @@ TEST_CASE("idx refuses bad files naming them", "[idx]") {
   CHECK_THAT(error_of(bad.toml()), Catch::Contains("long: longer than its header says"));
   CHECK_THAT(error_of("name = \"custom\"\n"), Catch::Contains("needs all four paths"));
 }
+
+TEST_CASE("idx headers that promise more than the file holds allocate nothing", "[idx]") {
+  Files f = good_files();
+  Files bad = f;
+  // 2^28 x 2^28 x 2^28: the product overflows 64 bits; refused from the header alone.
+  bad.train_images = write_plain("overflow", idx_bytes(3, {1 << 28, 1 << 28, 1 << 28}, pixels()));
+  CHECK_THAT(error_of(bad.toml()),
+             Catch::Contains("overflow") && Catch::Contains("implausible dimension"));
+  // 10^6 x 28 x 28 claimed (784 MB) by a 58-byte file: truncated after the bytes that exist.
+  bad = f;
+  bad.train_images = write_gz("liar.gz", idx_bytes(3, {1000000, 28, 28}, pixels()));
+  CHECK_THAT(error_of(bad.toml()), Catch::Contains("liar.gz: truncated or corrupt"));
+}
+
+TEST_CASE("training labels outside the test split's classes are refused before a run",
+          "[idx][cli]") {
+  // The test split has classes 0-2 (K = 3); a training label 7 would index past the targets.
+  Files f = good_files();
+  f.train_labels = write_plain("tr-lab-7", idx_bytes(1, {5}, {0, 1, 7, 1, 0}));
+  const std::string scenario = test::temp_file("labels.toml", R"([scenario]
+precision = "f64"
+
+[dataset]
+plugin = "idx"
+)" + f.toml() + R"(
+[model]
+plugin = "cvfr_hill"
+
+[loss]
+plugin = "mse_state"
+
+[integrator]
+method = "euler"
+dt = 0.1
+steps = 5
+
+[train]
+epochs = 1
+)");
+  for (const std::string& cmd :
+       std::vector<std::string>{"validate ", "run --out " + test::temp_dir() + "/labels-run "}) {
+    const auto r = test::run_dynsim(cmd + scenario);
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("has label 7, outside the dataset's 3 classes") != std::string::npos);
+    CHECK(r.output.find("what()") == std::string::npos);
+  }
+}

@@ -2,6 +2,7 @@
 // C's pattern is the union of A's and B's, tie the paper's overlap rule; cosine and nearest do
 // not. With patterns of one norm, overlap and cosine agree.
 #include <catch2/catch.hpp>
+#include <limits>
 #include <vector>
 
 #include "common/errors.hpp"
@@ -80,4 +81,35 @@ TEST_CASE("criterion names", "[classifier]") {
   for (Criterion c : {Criterion::overlap, Criterion::cosine, Criterion::nearest})
     CHECK(criterion_named(criterion_name(c)) == c);
   CHECK_THROWS_AS(criterion_named("argmax"), InputError);
+}
+
+TEST_CASE("a NaN or infinite final state gets no class and is counted (never scored as class 0)",
+          "[classifier]") {
+  const PlantedPoints model(binary_codes());
+  Matrix<double> X(4, 3);
+  X << 1, 1, 1, 1, 1, 0, 0, 0, 1, 0, 0, 0;  // column 0 at A = (1, 1, 0, 0), class 0
+  X(2, 1) = std::numeric_limits<double>::quiet_NaN();
+  X(0, 2) = std::numeric_limits<double>::infinity();
+  const std::vector<int> labels = {0, 0, 0};
+  for (Criterion c : {Criterion::overlap, Criterion::cosine, Criterion::nearest}) {
+    INFO(criterion_name(c));
+    const Classifier<double> classifier(model, 0.05, c);
+    CHECK(classifier.predict(X) == std::vector<int>{0, -1, -1});
+    Evaluation e;
+    classifier.add(X, labels, e);
+    CHECK(e.items == 3);
+    CHECK(e.right == 1);
+    CHECK(e.right_nearest == 1);
+    CHECK(e.census.non_finite == 2);
+    CHECK(e.census.correct == 1);
+    std::int64_t in_table = 0;
+    for (const auto& row : e.confusion)
+      for (auto n : row) in_table += n;
+    CHECK(in_table == 1);
+    CHECK(e.to_json()["non_finite"] == 2);
+    Evaluation sum;
+    sum.merge(e);
+    sum.merge(e);
+    CHECK(sum.census.non_finite == 4);
+  }
 }

@@ -2,7 +2,10 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <string>
 
+#include "common/errors.hpp"
 #include "run/atomic_file.hpp"
 #include "run/npy.hpp"
 #include "support/helpers.hpp"
@@ -43,4 +46,44 @@ TEST_CASE("npy files carry a 64-byte aligned header with dtype and shape", "[run
   float last;
   std::memcpy(&last, bytes.data() + bytes.size() - 4, 4);
   CHECK(last == 6.0f);
+}
+
+TEST_CASE("a .npy header is checked against the file's size before allocating", "[run]") {
+  const std::string dir = test::temp_dir();
+  Matrix<double> m(2, 3);
+  m << 1, 2, 3, 4, 5, 6;
+  const std::string good = dir + "/good.npy";
+  write_matrix_npy(good, m);
+  std::string bytes;
+  {
+    std::ifstream in(good, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto with_shape = [&](const std::string& name, const std::string& shape) {
+    std::string b = bytes;
+    const auto at = b.find("(2,3)");
+    REQUIRE(at != std::string::npos);
+    REQUIRE(shape.size() == 5);  // the header keeps its length: the data stays where it was
+    b.replace(at, 5, shape);
+    const std::string p = dir + "/" + name;
+    std::ofstream(p, std::ios::binary) << b;
+    return p;
+  };
+  auto error = [](const std::string& p) {
+    try {
+      read_matrix_npy<double>(p);
+    } catch (const InputError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  CHECK(read_matrix_npy<double>(good) == m);
+  CHECK_THAT(error(with_shape("big.npy", "(9,9)")), Catch::Contains("needs more data than"));
+  CHECK_THAT(error(with_shape("small.npy", "(1,3)")), Catch::Contains("the file has 48"));
+  // 10^16 rows: more digits than any file could back; a std::stol would throw out_of_range.
+  std::string b = bytes;
+  b.replace(b.find("(2,3)"), 5, "(9999999999999999999999,3)");
+  const std::string huge = dir + "/huge.npy";
+  std::ofstream(huge, std::ios::binary) << b;
+  CHECK_THAT(error(huge), Catch::Contains("huge.npy"));
 }

@@ -42,18 +42,28 @@ IdxFile read_idx(const fs::path& file, int rank) {
                              " " + std::to_string(magic[1]) + " " + std::to_string(magic[2]) + " " +
                              std::to_string(magic[3]) + ")");
   IdxFile f;
+  // At most 2^40 bytes of data (a terabyte): no product of dimensions can overflow on the way.
+  constexpr std::int64_t kMaxBytes = std::int64_t{1} << 40;
   std::int64_t count = 1;
   for (int i = 0; i < rank; ++i) {
     unsigned char b[4];
     read(b, 4, "the dimensions");
     const std::int64_t d = (std::int64_t{b[0]} << 24) | (b[1] << 16) | (b[2] << 8) | b[3];
-    if (d <= 0 || d > (1 << 28))
-      throw dynsim::InputError(name + ": implausible dimension " + std::to_string(d));
+    if (d <= 0 || d > (1 << 28) || count > kMaxBytes / d)
+      throw dynsim::InputError(name + ": implausible dimension " + std::to_string(d) +
+                               " in the header");
     f.dims.push_back(d);
     count *= d;
   }
-  f.data.resize(static_cast<std::size_t>(count));
-  read(f.data.data(), f.data.size(), "the data");
+  // Read in pieces, growing as data arrives: a header that promises more than the file holds
+  // fails as truncated after reading what is there, instead of allocating what it claims.
+  constexpr std::int64_t kPiece = std::int64_t{1} << 26;
+  for (std::int64_t done = 0; done < count;) {
+    const std::int64_t n = std::min(kPiece, count - done);
+    f.data.resize(static_cast<std::size_t>(done + n));
+    read(f.data.data() + done, static_cast<std::size_t>(n), "the data");
+    done += n;
+  }
   unsigned char extra;
   if (gzread(gz.get(), &extra, 1) != 0)
     throw dynsim::InputError(name + ": longer than its header says (" + std::to_string(count) +
@@ -77,10 +87,12 @@ class Idx final : public dynsim::Dataset<S> {
         dynsim::opt::string("test_labels", "path overriding the named dataset's").def(""),
         dynsim::opt::integer("n_train", "use this many training items (0: all)")
             .def(std::int64_t{0})
-            .at_least(0),
+            .at_least(0)
+            .at_most(1e9),
         dynsim::opt::integer("n_test", "use this many test items (0: all)")
             .def(std::int64_t{0})
-            .at_least(0),
+            .at_least(0)
+            .at_most(1e9),
         dynsim::opt::integer("subset_seed",
                              "0: the first n items; otherwise a random n chosen "
                              "with this seed")
@@ -162,7 +174,9 @@ class Idx final : public dynsim::Dataset<S> {
       if (label > 99)
         throw dynsim::InputError(files_[first + 1].string() + ": label " + std::to_string(label) +
                                  " of item " + std::to_string(pick[j]) + " is implausible");
-      classes_ = std::max(classes_, label + 1);
+      // The class count comes from the test split alone (read first, in the constructor), so it
+      // is fixed before any training item is seen; the host refuses a training label >= it.
+      if (first == 2) classes_ = std::max(classes_, label + 1);
       items.labels.push_back(label);
       items.ids.push_back(id_base + static_cast<std::uint64_t>(pick[j]));
     }

@@ -21,10 +21,15 @@ class Letters final : public dynsim::Dataset<S> {
  public:
   static dynsim::OptionSpecs options() {
     return {
+        // Bounded: 10^7 letters of 49 values are about 4 GB in f64.
         dynsim::opt::integer("n_train", "training items (validation is carved from these)")
             .def(std::int64_t{3000})
-            .at_least(1),
-        dynsim::opt::integer("n_test", "test items").def(std::int64_t{1000}).at_least(1),
+            .at_least(1)
+            .at_most(1e7),
+        dynsim::opt::integer("n_test", "test items")
+            .def(std::int64_t{1000})
+            .at_least(1)
+            .at_most(1e7),
         dynsim::opt::real("corruption", "probability that a pixel is replaced by U(0,1)")
             .def(0.2)
             .range(0.0, 1.0),

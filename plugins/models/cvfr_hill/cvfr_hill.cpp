@@ -336,11 +336,7 @@ class CvfrHill final : public dynsim::Model<S> {
     alphabet_.erase(std::unique(alphabet_.begin(), alphabet_.end()), alphabet_.end());
 
     if (spectral_) {
-      MatD psi(n_, n_);
-      psi << p.planted, p.init_gain * p.q.leftCols(n_ - r_);
-      VecD lam(n_);
-      lam << p.planted_lambda, p.eig;
-      coupling_ = dynsim::SpectralCoupling<S>(psi.cast<S>(), lam.cast<S>(), r_);
+      coupling_ = dynsim::planted_coupling<S>(p.planted, p.planted_lambda, p.eig, p.init_gain, p.q);
     } else {
       // A = Q diag(eig) Q^T: symmetric with the drawn spectrum (init_gain is not used here).
       a_ = (p.q * p.eig.asDiagonal() * p.q.transpose()).cast<S>();

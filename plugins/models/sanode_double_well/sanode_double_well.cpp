@@ -161,11 +161,7 @@ class SanodeDoubleWell final : public dynsim::Model<S> {
     const MatD q = dynsim::random_orthogonal(n_, init, dynsim::Counter{0, 0, 0, 0});
     const Index m = n_ - k_;
     const VecD eig = dynsim::draw_eigenvalues(o, m, init, dynsim::Counter{0, 1, 0, 0});
-    MatD psi(n_, n_);
-    psi << planted, o.real("init_gain") * q.leftCols(m);
-    VecD lam = VecD::Zero(n_);
-    lam.tail(m) = eig;
-    coupling_ = dynsim::SpectralCoupling<S>(psi.cast<S>(), lam.cast<S>(), k_);
+    coupling_ = dynsim::planted_coupling<S>(planted, VecD::Zero(k_), eig, o.real("init_gain"), q);
     const Index clipped = project();
     coupling_.assemble();
     ctx.log.info("N = " + std::to_string(n_) + ", K = " + std::to_string(k_) + ", a = " + num(a) +

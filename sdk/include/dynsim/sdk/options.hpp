@@ -208,4 +208,21 @@ class Options {
   std::map<std::string, Entry> entries_;
 };
 
+// The spec named `name`, to adapt an inherited option in place (e.g. a shared option's doc or
+// default: option_named(specs, "n").doc = "..."); std::logic_error when there is none.
+inline OptionSpec& option_named(OptionSpecs& specs, std::string_view name) {
+  for (auto& s : specs)
+    if (s.name == name) return s;
+  throw std::logic_error("no option named '" + std::string(name) + "'");
+}
+
+// Options holding every declared default, for constructing a plugin outside a scenario (its own
+// tests, dynsim::check_gradients); set() what the test varies. Required keys stay unset.
+inline Options default_options(const OptionSpecs& specs, std::string owner = "defaults") {
+  Options o(std::move(owner));
+  for (const auto& s : specs)
+    if (s.default_value) o.set(s.name, *s.default_value, "default");
+  return o;
+}
+
 }  // namespace dynsim

@@ -4,6 +4,7 @@
 //   random_orthogonal   a Haar-random orthogonal matrix from the counter-based generator;
 //   planted_model_options, planted_sizes, draw_eigenvalues   the options such models share (sizes
 //                       and the free eigenvalues' init), resolved;
+//   planted_coupling    Psi and Lambda of the spectral start: planted columns, then free ones;
 //   SpectralCoupling    A = Psi Lambda Psi^-1 with the first r columns of Psi (and their
 //                       eigenvalues) fixed, the rest trained; maps dL/dA to the trained blocks
 //                       and carries the orthogonality penalty between free columns;
@@ -14,6 +15,8 @@
 #include <Eigen/LU>
 #include <Eigen/QR>
 #include <algorithm>
+#include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -45,10 +48,12 @@ inline OptionSpecs planted_model_options(const std::string& init, double a, doub
   return {
       integer("n", "state dimension N (0: the dataset's dimension)")
           .def(std::int64_t{0})
-          .at_least(0),
+          .at_least(0)
+          .at_most(1e5),
       integer("classes", "number of classes K < N, one planted attractor each (0: the dataset's)")
           .def(std::int64_t{0})
-          .at_least(0),
+          .at_least(0)
+          .at_most(1e5),
       string("eig_init", "free eigenvalues: uniform U(eig_a, eig_b) or normal N(eig_a, eig_b^2)")
           .def(init)
           .one_of({"uniform", "normal"}),
@@ -87,6 +92,30 @@ inline Eigen::VectorXd draw_eigenvalues(const Options& o, Index m, const Random&
   if (b < 0) o.fail("eig_b", "standard deviation " + std::to_string(b) + " is negative");
   rng.normals<double>(counter, eig.data(), m);
   return (a + b * eig.array()).matrix();
+}
+
+template <class S>
+class SpectralCoupling;
+
+// The spectral start of a planted model: Psi = [planted | gain x the first N - K columns of q]
+// (q: a Haar orthogonal N x N matrix, random_orthogonal) and Lambda = [planted_lambda |
+// free_lambda], the planted K columns and eigenvalues fixed. Any N x K planted block with K < N.
+template <class S>
+SpectralCoupling<S> planted_coupling(const Eigen::MatrixXd& planted,
+                                     const Eigen::VectorXd& planted_lambda,
+                                     const Eigen::VectorXd& free_lambda, double gain,
+                                     const Eigen::MatrixXd& q) {
+  const Index n = planted.rows(), k = planted.cols();
+  if (q.rows() != n || q.cols() != n || planted_lambda.size() != k || free_lambda.size() != n - k)
+    throw std::invalid_argument("planted_coupling: Psi would be " + std::to_string(n) + " x " +
+                                std::to_string(k) + " planted + " + std::to_string(q.cols()) +
+                                " from q, with " + std::to_string(planted_lambda.size()) + " + " +
+                                std::to_string(free_lambda.size()) + " eigenvalues");
+  Eigen::MatrixXd psi(n, n);
+  psi << planted, gain * q.leftCols(n - k);
+  Eigen::VectorXd lam(n);
+  lam << planted_lambda, free_lambda;
+  return SpectralCoupling<S>(psi.cast<S>(), lam.cast<S>(), k);
 }
 
 template <class S>
@@ -140,7 +169,9 @@ class SpectralCoupling {
     a_ = a_ * perm_;  // a column permutation, applied in place
   }
 
-  // From G = dL/dA to (dL/dPsi_free, dL/dlambda_free), written to grads[first], grads[first + 1].
+  // From G = dL/dA to (dL/dPsi_free, dL/dlambda_free), written to grads[first], grads[first + 1]
+  // (grads grows to first + 2 blocks when shorter; a model's further blocks follow with
+  // push_back, or call this with `first` after its own).
   // A = P L P^-1: dL/dP = H L - A^T H, dL/dL_jj = sum_i P_ij H_ij, with H = G P^-T. H solves
   // H P^T = G from the right with the LU (P^T = U^T L^T Q): H = G Q^T L^-T U^-T.
   void gradients(const Mat& g, std::vector<Mat>& grads, std::size_t first = 0) {
