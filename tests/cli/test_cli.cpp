@@ -1,6 +1,7 @@
 // The dynsim command line end to end: every class of input error with its message and exit
 // code 2, a failure while running with exit code 1, and a successful run's folder.
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -303,4 +304,43 @@ TEST_CASE("absurd counts and sizes are refused before anything is allocated", "[
     CHECK(r.output.find("bad_alloc") == std::string::npos);
     CHECK(r.output.find("_M_") == std::string::npos);
   }
+}
+
+TEST_CASE("dopri5 in f32 keeps time in double (steps below float's resolution of t)", "[cli]") {
+  // At t = 30000 a float's last digit is 0.002; this oscillator needs steps of about 2e-4. A float
+  // clock would not move (t + h == t) and the run would end at max_steps.
+  const std::string file = scenario("dopri_f32", R"([scenario]
+name = "dopri_f32"
+precision = "f32"
+
+[model]
+plugin = "linear"
+M = [[0.0, 1000.0], [-1000.0, 0.0]]
+
+[integrator]
+method = "dopri5"
+dt = 0.0001
+t0 = 30000.0
+t_end = 30000.5
+rtol = 1e-6
+max_steps = 200000
+
+[simulate]
+x0 = [[1.0, 0.0]]
+save_trajectory = false
+)");
+  const std::string out = test::temp_dir() + "/dopri_f32";
+  const auto r = test::run_dynsim("run " + file + " --out " + out);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  std::ifstream f(out + "/final_state.csv");
+  std::string header;
+  double x0 = 0, x1 = 0;
+  char comma = 0;
+  int path = 0, item = 0;
+  std::getline(f, header);
+  f >> path >> comma >> item >> comma >> x0 >> comma >> x1;
+  // The exact rotation by 1000 x 0.5 rad.
+  CHECK(std::abs(x0 - std::cos(500.0)) < 1e-3);
+  CHECK(std::abs(x1 + std::sin(500.0)) < 1e-3);
 }
