@@ -22,6 +22,7 @@ packages=(
   nlohmann-json3-dev libopenblas-openmp-dev librandom123-dev zlib1g-dev gnuplot-nox
   dataset-fashion-mnist libopenmpi-dev openmpi-bin libdnnl-dev
   python3-dev pybind11-dev python3-numpy python3-pytest python3-matplotlib
+  clang-14 libclang-rt-14-dev libomp-14-dev
 )
 ((bench)) && packages+=(python3-torch)
 missing=()

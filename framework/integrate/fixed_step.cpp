@@ -131,7 +131,17 @@ void FixedStepScheme<S>::step_vjp(std::int64_t k, ConstMatrixRef<S> Xk, MatrixRe
   }
 }
 
+template <class S>
+void FixedStepper<S>::do_step(const BatchKey& batch, state_type& x, time_type t, time_type dt) {
+  if (dt != scheme_->dt())
+    throw RunError("fixed-step stepper: odeint asked for dt = " + std::to_string(dt) +
+                   " but the scheme steps by " + std::to_string(scheme_->dt()));
+  scheme_->step(std::llround((t - scheme_->t0()) / dt), x, batch.ids, batch.key);
+}
+
 template class FixedStepScheme<float>;
 template class FixedStepScheme<double>;
+template class FixedStepper<float>;
+template class FixedStepper<double>;
 
 }  // namespace dynsim

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "common/errors.hpp"
-#include "integrate/euler_maruyama.hpp"
+#include "integrate/fixed_step.hpp"
 
 namespace dynsim {
 namespace ode = boost::numeric::odeint;
@@ -63,112 +63,85 @@ void Integrator<S>::draw_normals(const Random& rng, NoiseKey key,
 template <class S>
 IntegrationStats Integrator<S>::run(MatrixRef<S> X, std::span<const std::uint64_t> ids,
                                     NoiseKey key, const Observer& observer) {
-  using State = Vector<S>;
   const Index n = X.rows(), b = X.cols();
   if (static_cast<Index>(ids.size()) != b)
     throw RunError("integrator: " + std::to_string(ids.size()) + " item ids for " +
                    std::to_string(b) + " columns");
+  IntegrationStats stats;
+  const auto observe = [&](S t, ConstMatrixRef<S> state, bool force) {
+    if (observer && (force || stats.steps % cfg_.save_every == 0)) observer(t, stats.steps, state);
+  };
+  const auto check_finite = [&](ConstMatrixRef<S> state, double t) {
+    if (!state.allFinite())
+      throw RunError("integration diverged: non-finite state at t = " + std::to_string(t) +
+                     " (step " + std::to_string(stats.steps) + ")");
+  };
+
+  if (cfg_.method != Method::dopri5) {
+    // The fixed-step methods are the training path's own steps (FixedStepScheme: the models'
+    // fused Euler steps, noise keyed by item and step), driven by odeint's integrate_n_steps
+    // with an observer.
+    FixedStepScheme<S> scheme(cfg_.method, cfg_.dt, cfg_.t0, model_, noise_, threads_);
+    const std::int64_t steps = cfg_.fixed_steps();
+    Matrix<S> x = X;  // X may be strided; the stepper's state is a plain matrix
+    auto obs = [&](const Matrix<S>& state, double t) {
+      const std::int64_t k = std::llround((t - cfg_.t0) / cfg_.dt);
+      stats.steps = k;
+      if (k > 0) check_finite(state, t);
+      observe(static_cast<S>(t), state, k == 0 || k == steps);
+    };
+    const double t_end =
+        ode::integrate_n_steps(FixedStepper<S>(scheme), BatchKey{ids, key}, x, cfg_.t0, cfg_.dt,
+                               static_cast<std::size_t>(steps), obs);
+    stats.t = static_cast<double>(static_cast<S>(t_end));
+    X = x;
+    return stats;
+  }
+
+  // dopri5: the state is stored flat (odeint's dopri5 does not compile on a dynamic Eigen
+  // matrix in Boost 1.74) and one adaptive step size serves the whole batch.
+  using State = Vector<S>;
   State x(n * b);
-  Eigen::Map<Matrix<S>>(x.data(), n, b) = X;  // X may be strided; the state is contiguous
+  Eigen::Map<Matrix<S>>(x.data(), n, b) = X;
   auto view = [n, b](const State& v) { return Eigen::Map<const Matrix<S>>(v.data(), n, b); };
   auto drift = [&](const State& xs, State& dxdt, S t) {
     Eigen::Map<Matrix<S>> d(dxdt.data(), n, b);
     model_.drift(t, view(xs), d);
   };
-
-  IntegrationStats stats;
-  S t = static_cast<S>(cfg_.t0);
-  const auto observe = [&](bool force) {
-    if (observer && (force || stats.steps % cfg_.save_every == 0))
-      observer(t, stats.steps, view(x));
-  };
-  const auto check_finite = [&] {
-    if (!x.allFinite())
-      throw RunError("integration diverged: non-finite state at t = " + std::to_string(t) +
-                     " (step " + std::to_string(stats.steps) + ")");
-  };
-  observe(true);
-
-  if (cfg_.method == Method::dopri5) {
-    auto stepper = ode::make_controlled(
-        static_cast<S>(cfg_.atol), static_cast<S>(cfg_.rtol),
-        ode::runge_kutta_dopri5<State, S, State, S, ode::vector_space_algebra>());
-    // Time is kept in double whatever S is: in float, t + h == t once h falls below t's last
-    // digit (a tight rtol late in a long run), and a float clock would stop while the steps go
-    // on until max_steps. The stepper gets t rounded to S, which only a drift that depends on t
-    // can notice.
-    const double t_end = cfg_.t_end;
-    double td = cfg_.t0;
-    S h = static_cast<S>(cfg_.dt);
-    const double tiny = 1e-12 * std::max(std::abs(t_end), 1.0);
-    std::int64_t attempts = 0;
-    while (t_end - td > tiny) {
-      if (++attempts > cfg_.max_steps)
-        throw RunError("dopri5: more than max_steps = " + std::to_string(cfg_.max_steps) +
-                       " step attempts before t_end (t = " + std::to_string(td) +
-                       "); loosen rtol/atol or raise max_steps");
-      bool last = false;
-      if (td + double(h) >= t_end) h = static_cast<S>(t_end - td), last = true;
-      const S taken = h;
-      S ts = static_cast<S>(td);
-      if (stepper.try_step(drift, x, ts, h) == ode::success) {
-        ++stats.steps;
-        td = last ? t_end : td + double(taken);  // the run ends exactly at t_end
-        t = static_cast<S>(td);
-        check_finite();
-        observe(last);
-      } else {
-        ++stats.rejected;
-        if (double(h) < tiny)
-          throw RunError("dopri5: step size underflow at t = " + std::to_string(td));
-      }
-    }
-  } else {
-    const std::int64_t steps = cfg_.fixed_steps();
-    const S dt = static_cast<S>(cfg_.dt);
-    const auto t_at = [&](std::int64_t k) { return static_cast<S>(cfg_.t0 + k * cfg_.dt); };
-    auto fixed = [&](auto& stepper, auto&& system) {
-      for (std::int64_t k = 0; k < steps; ++k) {
-        stepper.do_step(system, x, t_at(k), dt);
-        ++stats.steps;
-        t = t_at(k + 1);  // from the step index, not accumulated, so t carries no drift
-        check_finite();
-        observe(k + 1 == steps);
-      }
-    };
-    switch (cfg_.method) {
-      case Method::euler: {
-        ode::euler<State, S, State, S, ode::vector_space_algebra> st;
-        fixed(st, drift);
-        break;
-      }
-      case Method::rk4: {
-        ode::runge_kutta4<State, S, State, S, ode::vector_space_algebra> st;
-        fixed(st, drift);
-        break;
-      }
-      case Method::euler_maruyama: {
-        euler_maruyama<State, S, S, ode::vector_space_algebra> st;
-        const Random rng(key.seed, Stream::noise);
-        Matrix<S> xi(n, b), gxi(n, b);  // allocated once per run, reused every step
-        std::int64_t step = 0;
-        auto diffusion = [&](const State& xs, State& out, S tt) {
-          if (!noise_) {
-            out.setZero();
-            return;
-          }
-          draw_normals(rng, key, ids, step++, xi, threads_);
-          Eigen::Map<Matrix<S>> o(out.data(), n, b);
-          noise_->diffuse(tt, view(xs), xi, o);
-        };
-        fixed(st, std::make_pair(drift, diffusion));
-        break;
-      }
-      case Method::dopri5:
-        break;
+  observe(static_cast<S>(cfg_.t0), view(x), true);
+  auto stepper = ode::make_controlled(
+      static_cast<S>(cfg_.atol), static_cast<S>(cfg_.rtol),
+      ode::runge_kutta_dopri5<State, S, State, S, ode::vector_space_algebra>());
+  // Time is kept in double whatever S is: in float, t + h == t once h falls below t's last
+  // digit (a tight rtol late in a long run), and a float clock would stop while the steps go
+  // on until max_steps. The stepper gets t rounded to S, which only a drift that depends on t
+  // can notice.
+  const double t_end = cfg_.t_end;
+  double td = cfg_.t0;
+  S h = static_cast<S>(cfg_.dt);
+  const double tiny = 1e-12 * std::max(std::abs(t_end), 1.0);
+  std::int64_t attempts = 0;
+  while (t_end - td > tiny) {
+    if (++attempts > cfg_.max_steps)
+      throw RunError("dopri5: more than max_steps = " + std::to_string(cfg_.max_steps) +
+                     " step attempts before t_end (t = " + std::to_string(td) +
+                     "); loosen rtol/atol or raise max_steps");
+    bool last = false;
+    if (td + double(h) >= t_end) h = static_cast<S>(t_end - td), last = true;
+    const S taken = h;
+    S ts = static_cast<S>(td);
+    if (stepper.try_step(drift, x, ts, h) == ode::success) {
+      ++stats.steps;
+      td = last ? t_end : td + double(taken);  // the run ends exactly at t_end
+      check_finite(view(x), td);
+      observe(static_cast<S>(td), view(x), last);
+    } else {
+      ++stats.rejected;
+      if (double(h) < tiny)
+        throw RunError("dopri5: step size underflow at t = " + std::to_string(td));
     }
   }
-  stats.t = cfg_.method == Method::dopri5 ? cfg_.t_end : static_cast<double>(t);
+  stats.t = cfg_.t_end;
   X = view(x);
   return stats;
 }

@@ -1,9 +1,9 @@
-// Batched time integration of a model (and noise law) with Boost.Odeint steppers.
+// Batched time integration of a model (and noise law) driven by Boost.Odeint, with observers.
 //
-// The state is stored flat (N*B) as an Eigen vector and viewed as N x B for the model: odeint's
-// dopri5 does not compile on a dynamic Eigen matrix state in Boost 1.74, and a flat vector with
-// odeint's vector_space_algebra serves every stepper. Adaptive steps (dopri5) are shared by the
-// whole batch: the error norm is the max over all items.
+// The fixed-step methods (euler, rk4, euler_maruyama) are the training path's FixedStepScheme
+// behind odeint's stepper concept, so `simulate` takes the same steps as training and
+// evaluation. dopri5 is odeint's own controlled stepper on a flat (N*B) state; its adaptive step
+// is shared by the whole batch (the error norm is the max over all items).
 #pragma once
 
 #include <dynsim/sdk/model.hpp>

@@ -18,12 +18,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void plugin_log(void* state, int level, const char* source, const char* message) {
-  auto* log = static_cast<spdlog::logger*>(state);
-  log->log(static_cast<spdlog::level::level_enum>(std::clamp(level, 0, 4)), "[{}] {}", source,
-           message);
-}
-
 // A scenario of one [model] table naming the plugin, for a target given by name; removed on exit.
 class NamedScenario {
  public:
@@ -47,7 +41,7 @@ class NamedScenario {
 
 template <class S>
 int check(const Wiring& w, const GradCheckConfig& cfg, spdlog::logger& log) {
-  auto in = instantiate<S>(w, LogSink{plugin_log, &log}, data_dir());
+  auto in = instantiate<S>(w, log_sink(log), data_dir());
   const PluginChoice& c = *w.plugin("model");
   log.info(
       "checking model '{}' {} ({}) in {}: N = {}, input {}, readout {}, {} parameter "

@@ -108,13 +108,6 @@ std::vector<std::string> RunRequest::all_sets() const {
 
 namespace {
 
-// Plugins log through this C callback; spdlog stays in the host.
-void plugin_log(void* state, int level, const char* source, const char* message) {
-  auto* log = static_cast<spdlog::logger*>(state);
-  const auto lvl = static_cast<spdlog::level::level_enum>(std::clamp(level, 0, 4));
-  log->log(lvl, "[{}] {}", source, message);
-}
-
 void warn_versions(const Wiring& w, spdlog::logger& log) {
   for (const auto& [table, c] : w.plugins)
     if (!c.requested_version.empty() && c.requested_version != c.record->version)
@@ -179,7 +172,7 @@ template <class S>
 RunOutcome run_job(const Wiring& w, const RunRequest& r, const fs::path& out_dir,
                    spdlog::logger& log) {
   const std::string& eval_name = r.eval_name;
-  auto in = instantiate<S>(w, LogSink{plugin_log, &log}, data_dir());
+  auto in = instantiate<S>(w, log_sink(log), data_dir());
   if (r.mode == Mode::generate) {
     load_model(out_dir / "model", *in.model);
     RunFolder out = folder_for([&] {
@@ -386,7 +379,7 @@ namespace {
 template <class S>
 void simulate_into(const Wiring& w, const fs::path& run_dir, const Eigen::MatrixXd& x0, bool states,
                    spdlog::logger& log, SimulateOutput& o) {
-  auto in = instantiate<S>(w, LogSink{plugin_log, &log}, data_dir());
+  auto in = instantiate<S>(w, log_sink(log), data_dir());
   // A training run's model; a simulation run's is the one its scenario builds.
   if (fs::exists(run_dir / "model" / "model.json")) load_model(run_dir / "model", *in.model);
   const SimulateJob<S> job(w, in, x0.cast<S>(), states);

@@ -174,6 +174,16 @@ Instances<S> instantiate(const Wiring& w, LogSink sink, const std::string& data)
   return in;
 }
 
+LogSink log_sink(spdlog::logger& log) {
+  // Plugins log through this C callback; spdlog stays in the host.
+  return LogSink{[](void* state, int level, const char* source, const char* message) {
+                   static_cast<spdlog::logger*>(state)->log(
+                       static_cast<spdlog::level::level_enum>(std::clamp(level, 0, 4)), "[{}] {}",
+                       source, message);
+                 },
+                 &log};
+}
+
 template Instances<float> instantiate<float>(const Wiring&, LogSink, const std::string&);
 template Instances<double> instantiate<double>(const Wiring&, LogSink, const std::string&);
 

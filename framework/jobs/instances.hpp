@@ -1,6 +1,8 @@
 // Plugin instances for one run, created from the wiring at the run's precision.
 #pragma once
 
+#include <spdlog/logger.h>
+
 #include <dynsim/sdk.hpp>
 #include <memory>
 #include <vector>
@@ -24,6 +26,9 @@ struct Instances {
 // naming the plugin, since it happens before integration starts.
 template <class S>
 Instances<S> instantiate(const Wiring& w, LogSink sink, const std::string& data_dir);
+
+// Plugins' log lines (the SDK's C callback) into a host logger, prefixed by the plugin's name.
+LogSink log_sink(spdlog::logger& log);
 
 // Where datasets live: $DYNSIM_DATA_DIR, else <source tree>/data.
 std::string data_dir();

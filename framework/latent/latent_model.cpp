@@ -120,11 +120,14 @@ OptionSpecs latent_options() {
   return {
       opt::integer("dim", "latent state dimension: the model's N (handed to it as the data's)")
           .def(std::int64_t{20})
-          .at_least(1),
+          .at_least(1)
+          .at_most(1e5),
       opt::integer_list("encoder", "hidden layer widths from the item to the latent state")
-          .def(std::vector<std::int64_t>{256}),
+          .def(std::vector<std::int64_t>{256})
+          .range(1, 1e5),
       opt::integer_list("decoder", "hidden layer widths from the latent state to the item")
-          .def(std::vector<std::int64_t>{256}),
+          .def(std::vector<std::int64_t>{256})
+          .range(1, 1e5),
       opt::string("activation", "hidden layers' activation")
           .def("relu")
           .one_of({"relu", "tanh", "sigmoid"}),

@@ -81,11 +81,29 @@ std::vector<std::pair<std::string, Matrix<S>>> load_arrays(const fs::path& dir,
     throw InputError((dir / manifest).string() + ": " + e.what());
   }
   std::vector<std::pair<std::string, Matrix<S>>> out;
-  for (const auto& b : j.at("arrays")) {
-    const fs::path file = dir / b.at("file").get<std::string>();
-    if (hex(file_checksum(file)) != b.at("fnv1a64").get<std::string>())
+  // The manifest is user-reachable input (a copied or hand-edited run folder): a missing key or a
+  // value of the wrong type is an input error naming the file, never nlohmann's exception text.
+  const auto manifest_error = [&](const std::string& why) {
+    return InputError((dir / manifest).string() + ": " + why);
+  };
+  const auto text = [&](const nlohmann::json& b, const char* key) {
+    const auto it = b.find(key);
+    if (it == b.end() || !it->is_string())
+      throw manifest_error(std::string("each entry of 'arrays' needs a string '") + key + "'");
+    return it->template get<std::string>();
+  };
+  if (!j.is_object() || !j.contains("arrays") || !j["arrays"].is_array())
+    throw manifest_error("not a dynsim manifest (no list 'arrays')");
+  for (const auto& b : j["arrays"]) {
+    if (!b.is_object()) throw manifest_error("each entry of 'arrays' must be an object");
+    const std::string name = text(b, "file");
+    // A plain file name inside the folder: a manifest cannot send the reader elsewhere.
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+      throw manifest_error("array file '" + name + "' is not a file name in the folder");
+    const fs::path file = dir / name;
+    if (hex(file_checksum(file)) != text(b, "fnv1a64"))
       throw InputError(file.string() + ": checksum mismatch (file changed or corrupted)");
-    out.emplace_back(b.at("name").get<std::string>(), read_matrix_npy<S>(file));
+    out.emplace_back(text(b, "name"), read_matrix_npy<S>(file));
   }
   if (extra) *extra = j;
   return out;

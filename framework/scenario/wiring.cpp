@@ -195,7 +195,8 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
            opt::real_list("attack_p",
                           "strengths p at which the [attack] plugin corrupts the evaluated "
                           "inputs (empty: no attack curve)")
-               .def(std::vector<double>{}),
+               .def(std::vector<double>{})
+               .at_least(0.0),
            opt::integer("attack_repeats", "independent corruptions of each item per p")
                .def(std::int64_t{1})
                .at_least(1)

@@ -1,8 +1,12 @@
-// Fixed-step and adaptive integrators against closed-form solutions.
+// Fixed-step and adaptive integrators against closed-form solutions; simulate's steps are the
+// training path's.
+#include <boost/numeric/odeint/integrate/integrate_const.hpp>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
+#include "integrate/fixed_step.hpp"
 #include "integrate/integrator.hpp"
 #include "support/helpers.hpp"
 
@@ -129,4 +133,75 @@ TEST_CASE("a diverging run stops with a clear error", "[integrator]") {
   c.t_end = 200.0;
   CHECK_THROWS_WITH(Integrator<double>(c, *model, nullptr, 1).run(X, kOne, {}),
                     Catch::Contains("diverged"));
+}
+
+namespace {
+
+// The states a run saves every `every` steps: through odeint (Integrator::run, as `simulate`
+// integrates) and through the scheme's own steps (as training and evaluation take them).
+template <class S>
+void check_one_forward_path(Method method) {
+  const Index n = 24, b = 5;
+  const std::int64_t steps = 12, every = 4;
+  const double dt = 0.05;
+  auto model = test::entry_model<S>("cvfr_hill", "n = 24\nclasses = 3\npattern = \"block_on\"\n");
+  test::ScaledNoise<S> noise(S(0.3));
+  NoiseLaw<S>* law = method == Method::euler_maruyama ? &noise : nullptr;
+  const std::vector<std::uint64_t> ids = {4, 0, 9, 2, 7};
+  const NoiseKey key{11, 2, 1};
+  const Matrix<S> X0 = test::random_matrix(n, b, 5, 0.8).cast<S>();
+
+  IntegratorConfig c;
+  c.method = method;
+  c.dt = dt;
+  c.t_end = dt * steps;
+  c.save_every = every;
+  std::vector<Matrix<S>> simulated;
+  std::vector<std::int64_t> at;
+  Matrix<S> X = X0;
+  Integrator<S>(c, *model, law, 1).run(X, ids, key, [&](S, std::int64_t k, ConstMatrixRef<S> s) {
+    simulated.emplace_back(s);
+    at.push_back(k);
+  });
+  REQUIRE(at == std::vector<std::int64_t>{0, 4, 8, 12});
+
+  FixedStepScheme<S> scheme(method, dt, 0.0, *model, law, 1);
+  Matrix<S> Y = X0;
+  for (std::int64_t k = 0; k <= steps; ++k) {
+    if (k % every == 0) {
+      const Matrix<S>& s = simulated[static_cast<std::size_t>(k / every)];
+      INFO("step " << k);
+      CHECK(std::memcmp(s.data(), Y.data(), sizeof(S) * static_cast<std::size_t>(Y.size())) == 0);
+    }
+    if (k < steps) scheme.step(k, Y, ids, key);
+  }
+  CHECK((Y - X0).cwiseAbs().maxCoeff() > S(1e-3));  // the states did move
+  CHECK(std::memcmp(X.data(), Y.data(), sizeof(S) * static_cast<std::size_t>(Y.size())) == 0);
+}
+
+}  // namespace
+
+TEST_CASE("simulate takes the training path's fixed steps: the same states bit for bit",
+          "[integrator][fixed_step]") {
+  // cvfr_hill has a fused Euler step, which odeint's own euler would not take.
+  for (const Method m : {Method::euler, Method::rk4, Method::euler_maruyama}) {
+    INFO(method_name(m));
+    check_one_forward_path<float>(m);
+    check_one_forward_path<double>(m);
+  }
+}
+
+TEST_CASE("the fixed-step scheme works as an odeint stepper", "[integrator][fixed_step]") {
+  // odeint's integrate_const drives FixedStepper directly: exponential decay under rk4.
+  auto model = test::linear_model<double>("M = [[-1.0]]");
+  FixedStepScheme<double> scheme(Method::rk4, 0.1, 0.0, *model, nullptr, 1);
+  FixedStepper<double> stepper(scheme);
+  CHECK(stepper.order() == 4);
+  Matrix<double> x = Matrix<double>::Ones(1, 1);
+  const std::vector<std::uint64_t> ids = {0};
+  int calls = 0;
+  boost::numeric::odeint::integrate_const(stepper, BatchKey{ids, NoiseKey{}}, x, 0.0, 1.0, 0.1,
+                                          [&](const Matrix<double>&, double) { ++calls; });
+  CHECK(calls == 11);
+  CHECK(std::abs(x(0, 0) - std::exp(-1.0)) < 1e-6);
 }

@@ -12,15 +12,13 @@
 #include "support/helpers.hpp"
 #include "train/trainer.hpp"
 
-extern "C" const dynsim_plugin_info* dynsim_plugin_entry();  // cvfr_hill.cpp, linked in
-
 using namespace dynsim;
 
 namespace {
 
 template <class S = double>
 std::unique_ptr<Model<S>> cvfr(const std::string& toml, std::uint64_t seed = 7, int threads = 1) {
-  return test::entry_model<S>(toml, seed, threads);
+  return test::entry_model<S>("cvfr_hill", toml, seed, threads);
 }
 
 std::string error_of(const std::string& toml) {
@@ -503,7 +501,7 @@ TEST_CASE("cvfr_hill bf16: the products take rounded operands and the adjoint is
     const std::string opts =
         "n = 48\nclasses = 4\npattern = \"block_on\"\nparameterisation = \"" + form + "\"\n";
     auto m32 = cvfr<float>(opts);
-    auto m16 = test::entry_model<float>(opts, 7, 1, Precision::bf16);
+    auto m16 = test::entry_model<float>("cvfr_hill", opts, 7, 1, Precision::bf16);
     const Matrix<double> A = exported(*m16, form == "spectral" ? "A" : "M").cast<double>();
     CHECK(A == exported(*m32, form == "spectral" ? "A" : "M").cast<double>());
     const float c = exported(*m16, "c")(0, 0), beta = exported(*m16, "beta")(0, 0);
@@ -556,7 +554,7 @@ TEST_CASE("cvfr_hill bf16 training gradient agrees with differences of its own f
   // over a wide symmetric interval, with N and B large enough that the steps average out.
   const Index n = 200, b = 32;
   auto model = test::entry_model<float>(
-      "n = 200\nclasses = 4\npattern = \"block_on\"\northo_penalty = 0.004\n", 7, 1,
+      "cvfr_hill", "n = 200\nclasses = 4\npattern = \"block_on\"\northo_penalty = 0.004\n", 7, 1,
       Precision::bf16);
   auto obj = test::loss_plugin("mse_activity", Precision::f32);
   auto& loss = test::as_loss<float>(obj);

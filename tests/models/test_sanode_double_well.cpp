@@ -15,15 +15,13 @@
 #include "support/helpers.hpp"
 #include "train/trainer.hpp"
 
-extern "C" const dynsim_plugin_info* dynsim_plugin_entry();  // sanode_double_well.cpp, linked in
-
 using namespace dynsim;
 
 namespace {
 
 template <class S = double>
 std::unique_ptr<Model<S>> sanode(const std::string& toml, std::uint64_t seed = 7, int threads = 1) {
-  return test::entry_model<S>(toml, seed, threads);
+  return test::entry_model<S>("sanode_double_well", toml, seed, threads);
 }
 
 std::string error_of(const std::string& toml) {

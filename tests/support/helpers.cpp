@@ -15,8 +15,6 @@
 #include "plugin_host/registry.hpp"
 #include "scenario/scenario.hpp"
 
-extern "C" const dynsim_plugin_info* dynsim_plugin_entry();  // plugins/models/linear, linked in
-
 namespace dynsim::test {
 
 Options options_from(const OptionSpecs& specs, const std::string& toml_options) {
@@ -25,27 +23,38 @@ Options options_from(const OptionSpecs& specs, const std::string& toml_options) 
   return check_table(&t, specs, "[test]", "test-options");
 }
 
+namespace {
+const Registry& build_plugins() {
+  static Registry* reg = [] {  // plugins are never unloaded, so neither is their registry
+    auto* r = new Registry;
+    r->load_directories({DYNSIM_PLUGIN_DIR});
+    return r;
+  }();
+  return *reg;
+}
+}  // namespace
+
 template <class S>
-std::unique_ptr<Model<S>> entry_model(const std::string& toml_options, std::uint64_t seed,
-                                      int threads, Precision precision) {
-  const dynsim_plugin_info* info = dynsim_plugin_entry();
-  const Options o = options_from(info->factory->options(), toml_options);
+std::unique_ptr<Model<S>> entry_model(const std::string& name, const std::string& toml_options,
+                                      std::uint64_t seed, int threads, Precision precision) {
+  const Factory* factory = build_plugins().find(PluginKind::model, name).factory;
+  const Options o = options_from(factory->options(), toml_options);
   Context ctx;
   ctx.seed = seed;
   ctx.threads = threads;
   if (precision == Precision::bf16) REQUIRE((std::is_same_v<S, float>));
-  auto obj = info->factory->create(
-      precision == Precision::bf16 ? Precision::bf16 : precision_of<S>(), o, ctx);
+  auto obj =
+      factory->create(precision == Precision::bf16 ? Precision::bf16 : precision_of<S>(), o, ctx);
   return std::unique_ptr<Model<S>>(static_cast<Model<S>*>(obj.release()));
 }
-template std::unique_ptr<Model<float>> entry_model<float>(const std::string&, std::uint64_t, int,
-                                                          Precision);
-template std::unique_ptr<Model<double>> entry_model<double>(const std::string&, std::uint64_t, int,
-                                                            Precision);
+template std::unique_ptr<Model<float>> entry_model<float>(const std::string&, const std::string&,
+                                                          std::uint64_t, int, Precision);
+template std::unique_ptr<Model<double>> entry_model<double>(const std::string&, const std::string&,
+                                                            std::uint64_t, int, Precision);
 
 template <class S>
 std::unique_ptr<Model<S>> linear_model(const std::string& toml_options) {
-  return entry_model<S>(toml_options, 0, 1);
+  return entry_model<S>("linear", toml_options, 0, 1);
 }
 template std::unique_ptr<Model<float>> linear_model<float>(const std::string&);
 template std::unique_ptr<Model<double>> linear_model<double>(const std::string&);
@@ -65,12 +74,7 @@ Matrix<double> random_matrix(Index rows, Index cols, unsigned seed, double scale
 }
 
 std::unique_ptr<PluginObject> loss_plugin(const std::string& name, Precision precision) {
-  static Registry* reg = [] {  // plugins are never unloaded, so neither is their registry
-    auto* r = new Registry;
-    r->load_directories({DYNSIM_PLUGIN_DIR});
-    return r;
-  }();
-  const PluginRecord& rec = reg->find(PluginKind::loss, name);
+  const PluginRecord& rec = build_plugins().find(PluginKind::loss, name);
   return rec.factory->create(precision, options_from(rec.factory->options(), ""), Context{});
 }
 

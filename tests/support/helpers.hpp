@@ -1,5 +1,5 @@
-// Shared test helpers: plugin factories linked statically (no dlopen in unit tests), options
-// from a TOML snippet, and running the dynsim binary.
+// Shared test helpers: plugins from this build's plugin folder (the files the host loads, so
+// each plugin source is compiled once), options from a TOML snippet, running the dynsim binary.
 #pragma once
 
 #include <dynsim/sdk.hpp>
@@ -9,16 +9,17 @@
 
 namespace dynsim::test {
 
-// The `linear` model plugin, linked into the test binary; built from a TOML snippet of options.
+// The `linear` model plugin, built from a TOML snippet of options.
 template <class S>
 std::unique_ptr<Model<S>> linear_model(const std::string& toml_options);
 
-// The model plugin linked into this test binary (its one dynsim_plugin_entry), built from a
-// TOML snippet of options with this seed and thread count (precision: bf16 for the float
-// instance's bf16 path; anything else means S's own).
+// The model plugin `name` from this build's plugin folder, built from a TOML snippet of options
+// with this seed and thread count (precision: bf16 for the float instance's bf16 path; anything
+// else means S's own).
 template <class S>
-std::unique_ptr<Model<S>> entry_model(const std::string& toml_options, std::uint64_t seed = 7,
-                                      int threads = 1, Precision precision = precision_of<S>());
+std::unique_ptr<Model<S>> entry_model(const std::string& name, const std::string& toml_options,
+                                      std::uint64_t seed = 7, int threads = 1,
+                                      Precision precision = precision_of<S>());
 
 // The message of the InputError that f throws, or "(no error)".
 std::string input_error_of(const std::function<void()>& f);
