@@ -272,7 +272,8 @@ Options check_table(const toml::table* t, const OptionSpecs& specs, const std::s
 
 toml::table to_toml(const Options& o) {
   toml::table t;
-  for (const auto& [k, e] : o.entries()) {
+  for (const auto& entry : o.entries()) {
+    const std::string& k = entry.first;  // a named reference: clang 14 cannot capture bindings
     std::visit(
         [&](const auto& v) {
           using T = std::decay_t<decltype(v)>;
@@ -288,7 +289,7 @@ toml::table to_toml(const Options& o) {
             t.insert(k, v);
           }
         },
-        e.value);
+        entry.second.value);
   }
   return t;
 }

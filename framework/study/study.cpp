@@ -112,7 +112,7 @@ json prepare(const Study& s, spdlog::logger& log, const std::string& tag) {
       const std::string found = run_hash(dir);
       if (found == r.hash || rewired_hash(dir) == r.hash) {
         train = false;
-        run_status = read_json(dir / "metrics.json").value("status", "");
+        run_status = string_at(read_json(dir / "metrics.json"), "status");
         log.info("{}{} done before, reused", tag, progress(s, i));
       } else {
         const fs::path aside = aside_name(dir);
@@ -186,12 +186,12 @@ Outcome run_task(const Study& s, const Task& t, const json& decision, const Exec
     try {
       rc = ex.run(r, dir);
       const json m = read_json(dir / "metrics.json");
-      const std::string status = m.is_object() ? m.value("status", "") : "";
+      const std::string status = string_at(m, "status");
       if (status == "ok" || status == "diverged") {
         o.status = status;
       } else {
         o.status = "failed";
-        o.reason = m.is_object() ? m.value("error", "") : "";
+        o.reason = string_at(m, "error");
         if (o.reason.empty())
           o.reason = "exit code " + std::to_string(rc) + " without a finished metrics.json";
       }
@@ -315,15 +315,23 @@ json read_json(const fs::path& p) {
   std::ifstream in(p);
   if (!in) return nullptr;
   try {
-    return json::parse(in);
+    json j = json::parse(in);
+    // Anything but an object (an edited or foreign file) is no record of a run either.
+    return j.is_object() ? j : json(nullptr);
   } catch (const std::exception&) {
     return nullptr;  // a file cut short by a crash: redo what wrote it
   }
 }
 
+std::string string_at(const json& j, const std::string& key) {
+  if (!j.is_object()) return "";
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 bool run_finished(const fs::path& dir) {
-  const auto m = read_json(dir / "metrics.json");
-  return m.is_object() && (m.value("status", "") == "ok" || m.value("status", "") == "diverged");
+  const std::string status = string_at(read_json(dir / "metrics.json"), "status");
+  return status == "ok" || status == "diverged";
 }
 
 std::string folder_safe(std::string s) {

@@ -123,10 +123,12 @@ std::string canonical_text(const std::string& resolved_toml);
 std::string run_hash(const std::filesystem::path& dir);
 
 // Shared by the front ends and summaries:
-// a JSON file, or null when it is missing or cut short;
+// a JSON object from a file, or null when it is missing, cut short or not an object;
 nlohmann::json read_json(const std::filesystem::path& p);
 // whether a run folder holds a finished run (metrics.json with status ok or diverged);
 bool run_finished(const std::filesystem::path& dir);
+// the string under `key` of a JSON object (a metrics.json's "status"), or "" when there is none;
+std::string string_at(const nlohmann::json& j, const std::string& key);
 // a name as a folder name: anything but letters, digits, '.', '-', '_' becomes '_';
 std::string folder_safe(std::string s);
 // "1,2,5" or "1-5" (or a mix), as --seeds takes them;

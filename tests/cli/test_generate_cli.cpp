@@ -19,12 +19,6 @@ namespace {
 
 const std::string kSrc = DYNSIM_SOURCE_DIR;
 
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  REQUIRE(in);
-  return nlohmann::json::parse(in);
-}
-
 // Trains once per test binary run (Catch re-enters the test case for every SECTION).
 fs::path trained(const std::string& name, const std::string& scenario, const std::string& sets) {
   const fs::path out = fs::path(test::temp_dir()) / name;
@@ -46,7 +40,7 @@ fs::path latent_run() {
 
 TEST_CASE("a latent letters run classifies, reconstructs and generates", "[generate][cli]") {
   const fs::path run = latent_run();
-  const auto m = read_json(run / "metrics.json");
+  const auto m = test::read_json(run / "metrics.json");
   CHECK(m["status"] == "ok");
   CHECK(m["test"]["T"]["accuracy"].get<double>() >= 0.9);
   CHECK(fs::exists(run / "model" / "encoder.W1.npy"));
@@ -62,7 +56,7 @@ TEST_CASE("a latent letters run classifies, reconstructs and generates", "[gener
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
     const fs::path g = run / "generated" / "lna";
-    const auto j = read_json(g / "generate.json");
+    const auto j = test::read_json(g / "generate.json");
     REQUIRE(j["classes"].size() == 3);
     for (const auto& c : j["classes"]) {
       CHECK(c["lna"]["residual"].get<double>() <= 1e-12);
@@ -100,7 +94,7 @@ TEST_CASE("a latent letters run classifies, reconstructs and generates", "[gener
                                       clf.string() + (mode == "sde" ? " --time 5" : ""));
       INFO(r.output);
       REQUIRE(r.exit_code == 0);
-      const auto j = read_json(run / "generated" / mode / "generate.json");
+      const auto j = test::read_json(run / "generated" / mode / "generate.json");
       const double share = j["classifier"]["share_of_requested_class"];
       CHECK(share >= 0.0);
       CHECK(share <= 1.0);

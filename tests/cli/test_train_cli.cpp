@@ -17,12 +17,6 @@ namespace {
 
 const std::string kScenario = std::string(DYNSIM_SOURCE_DIR) + "/scenarios/cvfr_letters.toml";
 
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  REQUIRE(in);
-  return nlohmann::json::parse(in);
-}
-
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(in)), {});
@@ -48,7 +42,7 @@ TEST_CASE("a short letters training run learns", "[train][cli]") {
     INFO(r.output);
     REQUIRE(r.exit_code == 0);
   }
-  const auto m = read_json(fs::path(out) / "metrics.json");
+  const auto m = test::read_json(fs::path(out) / "metrics.json");
   CHECK(m["status"] == "ok");
   CHECK(m["test"]["T"]["items"] == 300);
   CHECK(m["test"]["T"]["accuracy"].get<double>() >= 0.90);
@@ -64,7 +58,7 @@ TEST_CASE("a short letters training run learns", "[train][cli]") {
     REQUIRE(e.exit_code == 0);
     fs::path folder;
     for (const auto& d : fs::directory_iterator(fs::path(out) / "evaluations")) folder = d.path();
-    const auto ev = read_json(folder / "evaluation.json");
+    const auto ev = test::read_json(folder / "evaluation.json");
     CHECK(ev["T"]["accuracy"] == m["test"]["T"]["accuracy"]);
     CHECK(ev["T"]["confusion"] == m["test"]["T"]["confusion"]);
     const auto s = test::run_dynsim("stability " + out);
@@ -104,8 +98,8 @@ TEST_CASE("a resumed training run equals an uninterrupted one", "[train][cli]") 
       INFO(f.path().filename());
       CHECK(slurp(f.path()) == slurp(fs::path(part) / "checkpoint" / f.path().filename()));
     }
-  const auto a = read_json(fs::path(full) / "metrics.json"),
-             b = read_json(fs::path(part) / "metrics.json");
+  const auto a = test::read_json(fs::path(full) / "metrics.json"),
+             b = test::read_json(fs::path(part) / "metrics.json");
   CHECK(a["test"]["T"]["accuracy"] == b["test"]["T"]["accuracy"]);
   CHECK(a["best_epoch"] == b["best_epoch"]);
 }
@@ -115,7 +109,7 @@ TEST_CASE("divergence stops training with exit code 1 and keeps a model", "[trai
   const auto r = short_run(out, "--set train.divergence_loss=1e-12");
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Catch::Contains("diverged in epoch 1"));
-  CHECK(read_json(fs::path(out) / "metrics.json")["status"] == "diverged");
+  CHECK(test::read_json(fs::path(out) / "metrics.json")["status"] == "diverged");
   CHECK(fs::exists(fs::path(out) / "model" / "model.json"));
 }
 
@@ -170,11 +164,11 @@ repeats = 2
   CHECK_THAT(slurp(fs::path(out) / "compare.csv"),
              Catch::Contains("sigma-0.3,sigma-0.0,replace_uniform,0.5,2,"));
   // Replacing half the pixels hurts.
-  const auto m = read_json(fs::path(out) / "sigma-0.0" / "seed-1" / "evaluations" /
-                           "attack-replace_uniform" / "evaluation.json");
+  const auto m = test::read_json(fs::path(out) / "sigma-0.0" / "seed-1" / "evaluations" /
+                                 "attack-replace_uniform" / "evaluation.json");
   CHECK(m["attacks"][0]["accuracy"].get<double>() > m["attacks"][2]["accuracy"].get<double>());
   // Stochastic evaluation: 3 draws per item, and a majority vote.
-  const auto run = read_json(fs::path(out) / "sigma-0.3" / "seed-1" / "metrics.json");
+  const auto run = test::read_json(fs::path(out) / "sigma-0.3" / "seed-1" / "metrics.json");
   CHECK(run["test"]["draws"] == 3);
   CHECK(run["test"]["T"]["items"] == 600);
   CHECK(run["test"]["majority_accuracy"].get<double>() > 0.5);
@@ -222,8 +216,8 @@ evaluate_with = { "noise.sigma" = 0.0, "integrator.method" = "euler" }
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   auto eval = [&](const std::string& point, const std::string& attack) {
-    return read_json(fs::path(out) / point / "seed-1" / "evaluations" / ("attack-" + attack) /
-                     "evaluation.json")["attacks"];
+    return test::read_json(fs::path(out) / point / "seed-1" / "evaluations" / ("attack-" + attack) /
+                           "evaluation.json")["attacks"];
   };
   // Trained without noise, the two evaluations are one model evaluated twice.
   CHECK(eval("sigma-0.0", "replace_uniform") == eval("sigma-0.0", "replace_uniform_deterministic"));
@@ -278,7 +272,7 @@ scenario = ")" + dir + R"(sanode_letters.toml"
   CHECK(fs::exists(fs::path(out) / "training_curves.dat"));
   // The same data and seeds: every run saw the same 600 letters, the budget was shared.
   for (const std::string v : {"cvfr", "cvfr_projector", "sanode"}) {
-    const auto m = read_json(fs::path(out) / v / "seed-2" / "metrics.json");
+    const auto m = test::read_json(fs::path(out) / v / "seed-2" / "metrics.json");
     CHECK(m["train_items"].get<int>() + m["validation_items"].get<int>() == 600);
     CHECK(m["epochs_run"] == 2);
     CHECK(m["test"]["convergence"]["tracked"] == 200);

@@ -71,7 +71,7 @@ std::unique_ptr<Dataset<double>> open(const std::string& toml) {
   return std::unique_ptr<Dataset<double>>(static_cast<Dataset<double>*>(obj.release()));
 }
 
-std::string error_of(const std::string& toml) {
+std::string idx_error(const std::string& toml) {
   try {
     open(toml)->load(Split::train);
   } catch (const InputError& e) {
@@ -108,23 +108,23 @@ TEST_CASE("idx refuses bad files naming them", "[idx]") {
   Files f = good_files();
   Files bad = f;
   bad.train_images = write_plain("bad-magic", idx_bytes(2, {5, 6}, pixels()));
-  CHECK_THAT(error_of(bad.toml()), Catch::Contains("bad-magic") && Catch::Contains("rank 3"));
+  CHECK_THAT(idx_error(bad.toml()), Catch::Contains("bad-magic") && Catch::Contains("rank 3"));
   bad = f;
   bad.train_labels = write_plain("short-labels", idx_bytes(1, {4}, {0, 1, 2, 1}));
-  CHECK_THAT(error_of(bad.toml()),
+  CHECK_THAT(idx_error(bad.toml()),
              Catch::Contains("has 5 images but") && Catch::Contains("short-labels has 4 labels"));
   bad = f;
   auto cut = pixels();
   cut.resize(20);
   bad.train_images = write_plain("truncated", idx_bytes(3, {5, 2, 3}, cut));
-  CHECK_THAT(error_of(bad.toml()), Catch::Contains("truncated: truncated or corrupt"));
+  CHECK_THAT(idx_error(bad.toml()), Catch::Contains("truncated: truncated or corrupt"));
   bad = f;
   bad.test_images = test::temp_dir() + "/absent";
-  CHECK_THAT(error_of(bad.toml()), Catch::Contains("absent: IDX file not found"));
+  CHECK_THAT(idx_error(bad.toml()), Catch::Contains("absent: IDX file not found"));
   bad = f;
   bad.train_images = write_plain("long", idx_bytes(3, {5, 2, 3}, pixels()) + "xx");
-  CHECK_THAT(error_of(bad.toml()), Catch::Contains("long: longer than its header says"));
-  CHECK_THAT(error_of("name = \"custom\"\n"), Catch::Contains("needs all four paths"));
+  CHECK_THAT(idx_error(bad.toml()), Catch::Contains("long: longer than its header says"));
+  CHECK_THAT(idx_error("name = \"custom\"\n"), Catch::Contains("needs all four paths"));
 }
 
 TEST_CASE("idx headers that promise more than the file holds allocate nothing", "[idx]") {
@@ -132,12 +132,12 @@ TEST_CASE("idx headers that promise more than the file holds allocate nothing", 
   Files bad = f;
   // 2^28 x 2^28 x 2^28: the product overflows 64 bits; refused from the header alone.
   bad.train_images = write_plain("overflow", idx_bytes(3, {1 << 28, 1 << 28, 1 << 28}, pixels()));
-  CHECK_THAT(error_of(bad.toml()),
+  CHECK_THAT(idx_error(bad.toml()),
              Catch::Contains("overflow") && Catch::Contains("implausible dimension"));
   // 10^6 x 28 x 28 claimed (784 MB) by a 58-byte file: truncated after the bytes that exist.
   bad = f;
   bad.train_images = write_gz("liar.gz", idx_bytes(3, {1000000, 28, 28}, pixels()));
-  CHECK_THAT(error_of(bad.toml()), Catch::Contains("liar.gz: truncated or corrupt"));
+  CHECK_THAT(idx_error(bad.toml()), Catch::Contains("liar.gz: truncated or corrupt"));
 }
 
 TEST_CASE("training labels outside the test split's classes are refused before a run",

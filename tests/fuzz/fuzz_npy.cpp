@@ -7,6 +7,7 @@
 #include <fstream>
 #include <string>
 
+#include "common/errors.hpp"
 #include "run/npy.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

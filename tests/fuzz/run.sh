@@ -5,7 +5,7 @@
 #                                       corpora kept in OUT (the figures in docs/RESULTS.md)
 # A crash, a leak, an uncaught exception other than InputError, or an input slower than 10 s
 # fails the run; libFuzzer writes the input that did it (crash-*, leak-*, timeout-*) into the
-# log's folder, and `build/fuzz/tests/fuzz/fuzz_<target> FILE` replays it.
+# log's folder, and `build/fuzz/bin/fuzz_<target> FILE` replays it.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 mode=${1:-smoke}
@@ -46,7 +46,7 @@ run_one() {
   [[ -f $repo/tests/fuzz/$name.dict ]] && dict=(-dict="$repo/tests/fuzz/$name.dict")
   (cd "$out/$name" &&
     DYNSIM_PLUGIN_PATH=$plugins ASAN_OPTIONS=detect_leaks=1 \
-      "$repo/build/fuzz/tests/fuzz/fuzz_$name" corpus "${seeds[@]}" "${dict[@]}" \
+      "$repo/build/fuzz/bin/fuzz_$name" corpus "${seeds[@]}" "${dict[@]}" \
       -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=4096 \
       -print_final_stats=1 >log.txt 2>&1)
 }

@@ -21,7 +21,7 @@ std::unique_ptr<Model<S>> cvfr(const std::string& toml, std::uint64_t seed = 7, 
   return test::entry_model<S>("cvfr_hill", toml, seed, threads);
 }
 
-std::string error_of(const std::string& toml) {
+std::string cvfr_error(const std::string& toml) {
   return test::input_error_of([&] { cvfr(toml); });
 }
 
@@ -122,7 +122,7 @@ TEST_CASE("cvfr_hill binary code plants its blocks so unions are equilibria too"
   CHECK(m->parameters()[0].cols == 10);  // N minus 2 planted block eigenvectors
   CHECK(drift_max(*m, xs) <= 1e-10);
   // Per-class lambda cannot share the block eigenspace.
-  CHECK_THAT(error_of(kSmall + "pattern = \"binary\"\nlambda = [1.0, 1.1, 1.2]\n"),
+  CHECK_THAT(cvfr_error(kSmall + "pattern = \"binary\"\nlambda = [1.0, 1.1, 1.2]\n"),
              Catch::Contains("'lambda'") && Catch::Contains("shared lambda"));
 }
 
@@ -326,32 +326,33 @@ TEST_CASE("cvfr_hill in single precision keeps its planted states", "[cvfr_hill]
 }
 
 TEST_CASE("cvfr_hill rejects invalid options naming the key", "[cvfr_hill]") {
-  CHECK_THAT(error_of(kSmall + "c = 1.0\n"),
+  CHECK_THAT(cvfr_error(kSmall + "c = 1.0\n"),
              Catch::Contains("option 'c'") && Catch::Contains("> 4c"));
-  CHECK_THAT(error_of(kSmall + "c_scale = 2.0\n"), Catch::Contains("option 'lambda'"));
-  CHECK_THAT(error_of(kSmall + "lambda = [1.0, 2.0]\n"), Catch::Contains("option 'lambda'"));
-  CHECK_THAT(error_of("n = 4\nclasses = 4\n"),
+  CHECK_THAT(cvfr_error(kSmall + "c_scale = 2.0\n"), Catch::Contains("option 'lambda'"));
+  CHECK_THAT(cvfr_error(kSmall + "lambda = [1.0, 2.0]\n"), Catch::Contains("option 'lambda'"));
+  CHECK_THAT(cvfr_error("n = 4\nclasses = 4\n"),
              Catch::Contains("option 'classes'") && Catch::Contains("smaller than N"));
-  CHECK_THAT(error_of("classes = 3\n"), Catch::Contains("option 'n'"));
-  CHECK_THAT(error_of("n = 12\n"), Catch::Contains("option 'classes'"));
-  CHECK_THAT(error_of(kSmall + "pattern = \"templates\"\n"), Catch::Contains("option 'templates'"));
-  CHECK_THAT(error_of(kSmall + "pattern = \"templates\"\ntemplates = [[1, 1], [1, 0], [0, 1]]\n"),
+  CHECK_THAT(cvfr_error("classes = 3\n"), Catch::Contains("option 'n'"));
+  CHECK_THAT(cvfr_error("n = 12\n"), Catch::Contains("option 'classes'"));
+  CHECK_THAT(cvfr_error(kSmall + "pattern = \"templates\"\n"),
+             Catch::Contains("option 'templates'"));
+  CHECK_THAT(cvfr_error(kSmall + "pattern = \"templates\"\ntemplates = [[1, 1], [1, 0], [0, 1]]\n"),
              Catch::Contains("option 'templates'") && Catch::Contains("expected N = 12"));
-  CHECK_THAT(error_of(kSmall + "pattern = \"templates\"\ntemplates = [[1, 1, 1, 1, 1, 1, 1, 1, "
-                               "1, 1, 1, 1]]\n"),
+  CHECK_THAT(cvfr_error(kSmall + "pattern = \"templates\"\ntemplates = [[1, 1, 1, 1, 1, 1, 1, 1, "
+                                 "1, 1, 1, 1]]\n"),
              Catch::Contains("option 'templates'") && Catch::Contains("K = 3"));
   // Dependent templates: the third row is the sum of the first two.
-  CHECK_THAT(error_of(kSmall + "pattern = \"templates\"\n" +
-                      "templates = [[1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0],"
-                      " [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0],"
-                      " [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]]\n"),
+  CHECK_THAT(cvfr_error(kSmall + "pattern = \"templates\"\n" +
+                        "templates = [[1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0],"
+                        " [0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0],"
+                        " [1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]]\n"),
              Catch::Contains("option 'pattern'") && Catch::Contains("linearly dependent"));
-  CHECK_THAT(error_of(kSmall + "pattern = \"random\"\ndensity = 1.0\n"),
+  CHECK_THAT(cvfr_error(kSmall + "pattern = \"random\"\ndensity = 1.0\n"),
              Catch::Contains("option 'density'"));
-  CHECK_THAT(error_of(kSmall + "eig_a = 1.0\neig_b = 0.0\n"), Catch::Contains("option 'eig_b'"));
+  CHECK_THAT(cvfr_error(kSmall + "eig_a = 1.0\neig_b = 0.0\n"), Catch::Contains("option 'eig_b'"));
   // Checked by the host from the declared ranges.
-  CHECK_THAT(error_of(kSmall + "alphabet = \"pm\"\n"), Catch::Contains("alphabet"));
-  CHECK_THAT(error_of(kSmall + "ortho_penalty = -1.0\n"), Catch::Contains("ortho_penalty"));
+  CHECK_THAT(cvfr_error(kSmall + "alphabet = \"pm\"\n"), Catch::Contains("alphabet"));
+  CHECK_THAT(cvfr_error(kSmall + "ortho_penalty = -1.0\n"), Catch::Contains("ortho_penalty"));
 }
 
 // ---- Training gradients: the whole discrete adjoint with the real loss plugins ----

@@ -86,4 +86,16 @@ TEST_CASE("a .npy header is checked against the file's size before allocating", 
   const std::string huge = dir + "/huge.npy";
   std::ofstream(huge, std::ios::binary) << b;
   CHECK_THAT(error(huge), Catch::Contains("huge.npy"));
+  // A 64 kB header of spaces between a key and its value (fuzz_npy's first finding: std::regex
+  // overflowed the stack on it), and a header shorter than it says.
+  std::string spaced("\x93NUMPY\x01\x00\xff\xff", 10);
+  spaced.append("{'descr':");
+  spaced.append(65000, ' ');
+  spaced.append("'<f8', 'fortran_order': False, 'shape': (1,), }");
+  spaced.resize(10 + 65535, ' ');
+  spaced += std::string(8, '\0');
+  std::ofstream(dir + "/spaced.npy", std::ios::binary) << spaced;
+  CHECK(read_matrix_npy<double>(dir + "/spaced.npy") == Matrix<double>::Zero(1, 1));
+  std::ofstream(dir + "/short.npy", std::ios::binary) << spaced.substr(0, 400);
+  CHECK_THAT(error(dir + "/short.npy"), Catch::Contains("truncated header"));
 }

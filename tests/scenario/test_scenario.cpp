@@ -16,7 +16,7 @@ const OptionSpecs kSpecs = {
     opt::boolean("flag", "a flag").def(false),
 };
 
-std::string error_of(const std::string& toml, const std::vector<std::string>& sets = {}) {
+std::string scenario_error(const std::string& toml, const std::vector<std::string>& sets = {}) {
   const std::string file = test::temp_file("t.toml", toml);
   try {
     const Scenario sc = Scenario::load(file, sets);
@@ -30,47 +30,50 @@ std::string error_of(const std::string& toml, const std::vector<std::string>& se
 }  // namespace
 
 TEST_CASE("unknown keys are named with file:line:column and a suggestion", "[scenario]") {
-  const auto e = error_of("[m]\nM = [[1.0]]\nsteep = 3\n");
+  const auto e = scenario_error("[m]\nM = [[1.0]]\nsteep = 3\n");
   CHECK_THAT(e, Catch::Contains("t.toml:3:9") && Catch::Contains("unknown key 'steep'") &&
                     Catch::Contains("did you mean 'steps'"));
 }
 
 TEST_CASE("wrong types are named with the expected type", "[scenario]") {
-  CHECK_THAT(error_of("[m]\nM = [[1.0]]\ndt = \"fast\"\n"),
+  CHECK_THAT(scenario_error("[m]\nM = [[1.0]]\ndt = \"fast\"\n"),
              Catch::Contains("t.toml:3:6") && Catch::Contains("'dt' must be real, got a string"));
-  CHECK_THAT(error_of("[m]\nM = [1.0, 2.0]\n"),
+  CHECK_THAT(scenario_error("[m]\nM = [1.0, 2.0]\n"),
              Catch::Contains("t.toml:2:5") && Catch::Contains("list of lists of reals"));
-  CHECK_THAT(error_of("[m]\nM = [[1.0]]\nsteps = 2.5\n"),
+  CHECK_THAT(scenario_error("[m]\nM = [[1.0]]\nsteps = 2.5\n"),
              Catch::Contains("must be integer, got a real"));
 }
 
 TEST_CASE("missing required keys point at the table", "[scenario]") {
-  CHECK_THAT(error_of("[m]\ndt = 0.5\n"),
+  CHECK_THAT(scenario_error("[m]\ndt = 0.5\n"),
              Catch::Contains("t.toml:1:1") && Catch::Contains("missing required key 'M'"));
 }
 
 TEST_CASE("out-of-range values and bad choices are refused", "[scenario]") {
-  CHECK_THAT(error_of("[m]\nM = [[1.0]]\ndt = 0\n"),
+  CHECK_THAT(scenario_error("[m]\nM = [[1.0]]\ndt = 0\n"),
              Catch::Contains("t.toml:3:6") && Catch::Contains("out of range: must be > 0"));
-  CHECK_THAT(error_of("[m]\nM = [[1.0]]\nsteps = 0\n"), Catch::Contains("must be >= 1"));
-  CHECK_THAT(error_of("[m]\nM = [[1.0]]\nmethod = \"leapfrog\"\n"),
+  CHECK_THAT(scenario_error("[m]\nM = [[1.0]]\nsteps = 0\n"), Catch::Contains("must be >= 1"));
+  CHECK_THAT(scenario_error("[m]\nM = [[1.0]]\nmethod = \"leapfrog\"\n"),
              Catch::Contains("'leapfrog' is not one of: euler, rk4"));
 }
 
 TEST_CASE("syntax errors carry the position", "[scenario]") {
-  CHECK_THAT(error_of("[m]\nM = [[1.0]\n"),
+  CHECK_THAT(scenario_error("[m]\nM = [[1.0]\n"),
              Catch::Contains("t.toml:") && Catch::Contains("TOML syntax error"));
 }
 
 TEST_CASE("overrides given by --set are type-checked and named in errors", "[scenario]") {
-  CHECK(error_of("[m]\nM = [[1.0]]\n", {"m.dt=0.25", "m.method=euler", "m.flag=true"}).empty());
-  CHECK_THAT(error_of("[m]\nM = [[1.0]]\n", {"m.dt=abc"}),
+  CHECK(
+      scenario_error("[m]\nM = [[1.0]]\n", {"m.dt=0.25", "m.method=euler", "m.flag=true"}).empty());
+  CHECK_THAT(scenario_error("[m]\nM = [[1.0]]\n", {"m.dt=abc"}),
              Catch::Contains("--set m.dt=abc") && Catch::Contains("must be real, got a string"));
-  CHECK_THAT(error_of("[m]\nM = [[1.0]]\n", {"m.dt=[1"}),
+  CHECK_THAT(scenario_error("[m]\nM = [[1.0]]\n", {"m.dt=[1"}),
              Catch::Contains("--set m.dt=[1: VALUE is not valid TOML"));
-  CHECK_THAT(error_of("[m]\nM = [[1.0]]\n", {"dt=1"}), Catch::Contains("expected TABLE.KEY=VALUE"));
-  CHECK_THAT(error_of("[m]\nM = [[1.0]]\n", {"m.dt"}), Catch::Contains("expected TABLE.KEY=VALUE"));
-  CHECK_THAT(error_of("[m]\nM = [[1.0]]\n", {"m.dtt=1.0"}),
+  CHECK_THAT(scenario_error("[m]\nM = [[1.0]]\n", {"dt=1"}),
+             Catch::Contains("expected TABLE.KEY=VALUE"));
+  CHECK_THAT(scenario_error("[m]\nM = [[1.0]]\n", {"m.dt"}),
+             Catch::Contains("expected TABLE.KEY=VALUE"));
+  CHECK_THAT(scenario_error("[m]\nM = [[1.0]]\n", {"m.dtt=1.0"}),
              Catch::Contains("--set m.dtt=1.0") && Catch::Contains("unknown key 'dtt'"));
 }
 

@@ -13,9 +13,9 @@ namespace {
 // dx/dt = -x + W tanh(x): trainable W. `fault` breaks one derivative on purpose.
 enum class Fault { none, state_vjp, param_grad, grad_shape, fused_step };
 
-class TanhNet final : public Model<double> {
+class FaultyTanhNet final : public Model<double> {
  public:
-  TanhNet(Index n, Fault f) : w_(test::random_matrix(n, n, 5, 0.8)), fault_(f) {}
+  FaultyTanhNet(Index n, Fault f) : w_(test::random_matrix(n, n, 5, 0.8)), fault_(f) {}
   Index dim() const override { return w_.rows(); }
   void drift(double, ConstMatrixRef<double> X, MatrixRef<double> dX) override {
     dX = -X + w_ * X.array().tanh().matrix();
@@ -59,7 +59,7 @@ const GradCheckBlock& block(const GradCheckReport& r, const std::string& name) {
 
 TEST_CASE("check_gradients passes exact derivatives and names the wrong block", "[gradcheck]") {
   {
-    TanhNet ok(12, Fault::none);
+    FaultyTanhNet ok(12, Fault::none);
     const GradCheckReport r = check_gradients<double>(ok);
     INFO(r.table());
     CHECK(r.ok());
@@ -68,7 +68,7 @@ TEST_CASE("check_gradients passes exact derivatives and names the wrong block", 
     CHECK_FALSE(block(r, "euler_step").checked);
   }
   {
-    TanhNet bad(12, Fault::state_vjp);
+    FaultyTanhNet bad(12, Fault::state_vjp);
     const GradCheckReport r = check_gradients<double>(bad);
     INFO(r.table());
     CHECK_FALSE(r.ok());
@@ -77,26 +77,26 @@ TEST_CASE("check_gradients passes exact derivatives and names the wrong block", 
     CHECK(r.table().find("FAIL") != std::string::npos);
   }
   {
-    TanhNet bad(12, Fault::param_grad);
+    FaultyTanhNet bad(12, Fault::param_grad);
     const GradCheckReport r = check_gradients<double>(bad);
     CHECK_FALSE(r.ok());
     CHECK(block(r, "drift_vjp: state").error < 1e-7);
     CHECK(block(r, "drift_vjp: W").error > 5e-3);
   }
   {
-    TanhNet bad(12, Fault::grad_shape);
+    FaultyTanhNet bad(12, Fault::grad_shape);
     const GradCheckReport r = check_gradients<double>(bad);
     CHECK_FALSE(r.ok());
     CHECK(block(r, "drift_vjp: W").note.find("11 x 12") != std::string::npos);
   }
   {
-    TanhNet bad(12, Fault::fused_step);
+    FaultyTanhNet bad(12, Fault::fused_step);
     const GradCheckReport r = check_gradients<double>(bad);
     CHECK_FALSE(r.ok());
     CHECK(block(r, "euler_step").error > 1e-4);
   }
   // The check leaves the model's parameters as it found them.
-  TanhNet m(6, Fault::none);
+  FaultyTanhNet m(6, Fault::none);
   const Matrix<double> before = m.parameters()[0].map();
   check_gradients<double>(m);
   CHECK(Matrix<double>(m.parameters()[0].map()) == before);

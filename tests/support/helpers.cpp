@@ -59,6 +59,12 @@ std::unique_ptr<Model<S>> linear_model(const std::string& toml_options) {
 template std::unique_ptr<Model<float>> linear_model<float>(const std::string&);
 template std::unique_ptr<Model<double>> linear_model<double>(const std::string&);
 
+nlohmann::json read_json(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  REQUIRE(in);
+  return nlohmann::json::parse(in);
+}
+
 std::string input_error_of(const std::function<void()>& f) {
   try {
     f();

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <dynsim/sdk.hpp>
+#include <filesystem>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 namespace dynsim::test {
@@ -20,6 +22,9 @@ template <class S>
 std::unique_ptr<Model<S>> entry_model(const std::string& name, const std::string& toml_options,
                                       std::uint64_t seed = 7, int threads = 1,
                                       Precision precision = precision_of<S>());
+
+// A JSON file of a run folder; fails the test if it cannot be opened.
+nlohmann::json read_json(const std::filesystem::path& file);
 
 // The message of the InputError that f throws, or "(no error)".
 std::string input_error_of(const std::function<void()>& f);
