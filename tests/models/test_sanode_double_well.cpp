@@ -24,13 +24,13 @@ std::unique_ptr<Model<S>> sanode(const std::string& toml, std::uint64_t seed = 7
   return test::entry_model<S>("sanode_double_well", toml, seed, threads);
 }
 
-std::string error_of(const std::string& toml) {
+std::string sanode_error(const std::string& toml) {
   return test::input_error_of([&] { sanode(toml); });
 }
 
 using test::random_matrix;
 
-double exported(const Model<double>& m, const std::string& name) {
+double well_exported(const Model<double>& m, const std::string& name) {
   for (auto& [n, a] : m.exports())
     if (n == name) return a(0, 0);
   FAIL("no export named " << name);
@@ -48,7 +48,7 @@ double max_real_eigenvalue(const Matrix<double>& J) {
   return Eigen::EigenSolver<Matrix<double>>(J, false).eigenvalues().real().maxCoeff();
 }
 
-const std::string kSmall = "n = 12\nclasses = 3\n";
+const std::string kSmallWell = "n = 12\nclasses = 3\n";
 
 }  // namespace
 
@@ -58,7 +58,7 @@ TEST_CASE("sanode planted states are stable equilibria for every pattern", "[san
       " [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1]]\n";
   for (const std::string pattern : {"block_off", "block_on", "random", "templates"}) {
     INFO(pattern);
-    auto m = sanode(kSmall + "pattern = \"" + pattern + "\"\n" +
+    auto m = sanode(kSmallWell + "pattern = \"" + pattern + "\"\n" +
                     (pattern == "templates" ? templates : "") + "eig_a = 1.0\n");
     const Matrix<double> xs = m->attractors();
     REQUIRE(xs.cols() == 3);
@@ -67,7 +67,7 @@ TEST_CASE("sanode planted states are stable equilibria for every pattern", "[san
     m->drift(0.0, xs, d);
     CHECK(d.cwiseAbs().maxCoeff() <= 1e-12);
     // J = -8 gamma a^2 I + beta A at every planted state: eigenvalues -0.8 + beta lambda_j.
-    const double beta = exported(*m, "beta"), bound = exported(*m, "eigenvalue_bound");
+    const double beta = well_exported(*m, "beta"), bound = well_exported(*m, "eigenvalue_bound");
     CHECK(bound == Approx(8 * 0.4 * 0.25 / beta - 0.1));
     CHECK(lambdas(*m).maxCoeff() <= bound);
     for (Index k = 0; k < 3; ++k) {
@@ -90,7 +90,7 @@ TEST_CASE("sanode default pattern: +a with a block of N/(K+2) nodes at -a", "[sa
 TEST_CASE("sanode jacobian and drift_vjp match central differences, clipped or not", "[sanode]") {
   for (const std::string clip : {"0.0", "1.5"}) {
     INFO("clip " << clip);
-    auto m = sanode(kSmall + "clip = " + clip + "\n");
+    auto m = sanode(kSmallWell + "clip = " + clip + "\n");
     // Nodes up to 1.2 in size: with clip 1.5 (|x| <= 0.75) some are clamped, none at the kink.
     Matrix<double> x = random_matrix(12, 1, 3, 1.2);
     Matrix<double> J(12, 12), fd(12, 12);
@@ -131,7 +131,7 @@ struct Setup {
 
 void setup(Setup& s, const std::string& toml, Loss<double>& loss, Method method, double lr = 0.01,
            std::int64_t steps = 10) {
-  s.model = sanode(kSmall + toml);
+  s.model = sanode(kSmallWell + toml);
   s.scheme = std::make_unique<FixedStepScheme<double>>(method, 0.1, 0.0, *s.model, nullptr, 1);
   TrainConfig cfg;
   cfg.batch_size = 4;
@@ -142,7 +142,7 @@ void setup(Setup& s, const std::string& toml, Loss<double>& loss, Method method,
 }
 
 // Largest per-block relative error of the adjoint gradient against central differences.
-double training_gradient_error(Setup& s) {
+double well_gradient_error(Setup& s) {
   std::vector<Matrix<double>> grads, scratch;
   s.trainer->batch_gradient(s.in, s.labels, s.ids, {}, grads);
   return test::fd_gradient_error(*s.model, grads, [&] {
@@ -168,7 +168,7 @@ TEST_CASE("sanode training gradients match finite differences (Psi, lambda, gamm
         // Off the orthogonal init, where |cos| has its kink, as training leaves it.
         s.model->parameters()[0].map() += random_matrix(12, 9, 5, 0.2);
         s.model->parameters_changed();
-        CHECK(training_gradient_error(s) <= 1e-6);
+        CHECK(well_gradient_error(s) <= 1e-6);
       }
 }
 
@@ -225,10 +225,10 @@ TEST_CASE("sanode training keeps the eigenvalue bound at every step and planted 
         std::uint64_t(4 * step + 4)};
     Random(100 + step, Stream::data).uniforms(Counter{}, s.in.data(), s.in.size());
     REQUIRE(s.trainer->train_step(s.in, s.labels, ids, {}).ok);
-    const double gamma = exported(*s.model, "gamma"),
-                 bound = exported(*s.model, "eigenvalue_bound");
+    const double gamma = well_exported(*s.model, "gamma"),
+                 bound = well_exported(*s.model, "eigenvalue_bound");
     CHECK(gamma >= 1e-3);
-    CHECK(bound == Approx(8 * gamma * 0.25 / exported(*s.model, "beta") - 0.1));
+    CHECK(bound == Approx(8 * gamma * 0.25 / well_exported(*s.model, "beta") - 0.1));
     const Vector<double> lam = lambdas(*s.model).tail(9);
     CHECK(lam.maxCoeff() <= bound);
     pinned += (lam.array() == bound).count();
@@ -243,17 +243,17 @@ TEST_CASE("sanode training keeps the eigenvalue bound at every step and planted 
 }
 
 TEST_CASE("sanode with gamma fixed exposes only Psi and lambda", "[sanode]") {
-  auto m = sanode(kSmall + "train_gamma = false\n");
+  auto m = sanode(kSmallWell + "train_gamma = false\n");
   CHECK(m->parameters().size() == 2);
-  CHECK(sanode(kSmall)->parameters().size() == 3);
+  CHECK(sanode(kSmallWell)->parameters().size() == 3);
 }
 
 TEST_CASE("sanode rejects invalid options naming the key", "[sanode]") {
-  CHECK_THAT(error_of("n = 3\nclasses = 3\n"), Catch::Contains("option 'classes'"));
-  CHECK_THAT(error_of("n = 4\nclasses = 3\n"), Catch::Contains("option 'pattern'"));
-  CHECK_THAT(error_of(kSmall + "pattern = \"templates\"\ntemplates = [[1, 0]]\n"),
+  CHECK_THAT(sanode_error("n = 3\nclasses = 3\n"), Catch::Contains("option 'classes'"));
+  CHECK_THAT(sanode_error("n = 4\nclasses = 3\n"), Catch::Contains("option 'pattern'"));
+  CHECK_THAT(sanode_error(kSmallWell + "pattern = \"templates\"\ntemplates = [[1, 0]]\n"),
              Catch::Contains("option 'templates'"));
-  CHECK_THAT(error_of(kSmall + "gamma = 0.0001\n"), Catch::Contains("option 'gamma'"));
-  CHECK_THAT(error_of(kSmall + "a = -1.0\n"), Catch::Contains("'a'"));
-  CHECK_THAT(error_of("classes = 3\n"), Catch::Contains("option 'n'"));
+  CHECK_THAT(sanode_error(kSmallWell + "gamma = 0.0001\n"), Catch::Contains("option 'gamma'"));
+  CHECK_THAT(sanode_error(kSmallWell + "a = -1.0\n"), Catch::Contains("'a'"));
+  CHECK_THAT(sanode_error("classes = 3\n"), Catch::Contains("option 'n'"));
 }
