@@ -70,20 +70,20 @@ Matrix<S> read_matrix_npy(const std::filesystem::path& file) {
   if (!in) throw InputError(file.string() + ": truncated header");
   // A hand-written reader of the three keys: std::regex recurses once per character it matches
   // and overflowed the stack on a 64 kB header of spaces (found by tests/fuzz, fuzz_npy).
+  const auto spaces = [&](std::size_t& at) {
+    while (at < header.size() && header[at] == ' ') ++at;
+  };
   const auto value_of = [&](const std::string& key) -> std::size_t {
     std::size_t at = header.find("'" + key + "':");
     if (at == std::string::npos) return at;
     at += key.size() + 3;
-    while (at < header.size() && header[at] == ' ') ++at;
+    spaces(at);
     return at;
   };
   const auto digits = [&](std::size_t& at) {
     const std::size_t from = at;
     while (at < header.size() && std::isdigit(static_cast<unsigned char>(header[at]))) ++at;
     return header.substr(from, at - from);
-  };
-  const auto spaces = [&](std::size_t& at) {
-    while (at < header.size() && header[at] == ' ') ++at;
   };
   const std::size_t descr = value_of("descr"), order = value_of("fortran_order");
   std::size_t at = value_of("shape");

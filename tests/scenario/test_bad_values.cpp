@@ -208,14 +208,10 @@ std::vector<Probe> probes() {
   std::vector<Probe> out;
   for (const auto& [name, specs] : host_tables())
     out.push_back({name, "[" + name + "]", {}, specs});
-  static Registry* reg = [] {
-    auto* r = new Registry;
-    r->load_directories({DYNSIM_PLUGIN_DIR});
-    return r;
-  }();
+  const Registry& reg = test::build_plugins();
   for (const auto& [table, kind] : plugin_roles())
-    for (const std::string& name : reg->names(kind)) {
-      const PluginRecord& rec = reg->find(kind, name);
+    for (const std::string& name : reg.names(kind)) {
+      const PluginRecord& rec = reg.find(kind, name);
       Probe p{table,
               "[" + table + "] " + name,
               {{"plugin", "\"" + name + "\""}},

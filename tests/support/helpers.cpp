@@ -23,7 +23,6 @@ Options options_from(const OptionSpecs& specs, const std::string& toml_options) 
   return check_table(&t, specs, "[test]", "test-options");
 }
 
-namespace {
 const Registry& build_plugins() {
   static Registry* reg = [] {  // plugins are never unloaded, so neither is their registry
     auto* r = new Registry;
@@ -32,7 +31,6 @@ const Registry& build_plugins() {
   }();
   return *reg;
 }
-}  // namespace
 
 template <class S>
 std::unique_ptr<Model<S>> entry_model(const std::string& name, const std::string& toml_options,

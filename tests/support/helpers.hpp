@@ -9,11 +9,18 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+namespace dynsim {
+class Registry;
+}
+
 namespace dynsim::test {
 
 // The `linear` model plugin, built from a TOML snippet of options.
 template <class S>
 std::unique_ptr<Model<S>> linear_model(const std::string& toml_options);
+
+// Every plugin in this build's plugin folder, loaded once.
+const Registry& build_plugins();
 
 // The model plugin `name` from this build's plugin folder, built from a TOML snippet of options
 // with this seed and thread count (precision: bf16 for the float instance's bf16 path; anything
