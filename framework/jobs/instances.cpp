@@ -89,6 +89,8 @@ Instances<S> instantiate(const Wiring& w, LogSink sink, const std::string& data)
     const PluginChoice* c = w.plugin(table);
     if (!c) continue;
     Context ctx{Logger(sink, c->record->name), w.seed, w.threads, data, w.scenario.dir().string()};
+    ctx.integrator = method_name(w.integrator.method);
+    if (w.integrator.method != Method::dopri5) ctx.dt = w.integrator.dt;
     if (in.dataset) {
       ctx.data_dim = static_cast<long>(in.dataset->dim());
       ctx.data_classes = in.dataset->classes();

@@ -248,6 +248,74 @@ TEST_CASE("sanode with gamma fixed exposes only Psi and lambda", "[sanode]") {
   CHECK(sanode(kSmallWell)->parameters().size() == 3);
 }
 
+namespace {
+
+std::unique_ptr<Model<double>> guarded_well(const std::string& toml, const std::string& integrator,
+                                            double dt) {
+  Context ctx;
+  ctx.seed = 7;
+  ctx.integrator = integrator;
+  ctx.dt = dt;
+  return test::entry_model<double>("sanode_double_well", kSmallWell + toml, ctx);
+}
+
+// The size of the last of `steps` Euler steps of dt from every node at +-1.2 (past the box).
+double last_step_size(Model<double>& m, int steps, double dt) {
+  Matrix<double> x = 1.2 * m.attractors().col(0).array().sign().matrix().replicate(1, 2);
+  x.col(1) *= -1;
+  Matrix<double> before = x;
+  for (int k = 0; k < steps; ++k) {
+    before = x;
+    m.euler_step(0.0, dt, x);
+  }
+  return (x - before).cwiseAbs().maxCoeff();
+}
+
+}  // namespace
+
+TEST_CASE("sanode euler_guard keeps gamma where no node's Euler step can flip", "[sanode]") {
+  // Box |z| <= 2 a = 1: max |a^2 - 3 z^2| = 2.75, so gamma <= 0.95 * 2 / (4 dt 2.75) for Euler.
+  const std::string toml = "clip = 2.0\ngamma = 8.0\neig_a = -0.5\neig_b = 0.1\n";
+  auto guarded = guarded_well(toml + "euler_guard = true\n", "euler", 0.1);
+  const double gmax = 0.95 * 2 / (4 * 0.1 * 2.75);
+  CHECK(well_exported(*guarded, "gamma") == Approx(gmax));
+  CHECK(well_exported(*guarded, "gamma_bound") == Approx(gmax));
+  CHECK(well_exported(*guarded_well(toml + "euler_guard = true\n", "rk4", 0.1), "gamma") ==
+        Approx(0.95 * 2.785 / (4 * 0.1 * 2.75)));
+  // Unguarded, gamma = 8 and dt = 0.1 move a node past the box by more than the box's width
+  // (dt 4 gamma (L^3 - a^2 L) = 2.4 > 2L): it jumps between +-1.2 for ever. Guarded, it settles.
+  auto unguarded = guarded_well(toml, "euler", 0.1);
+  CHECK(well_exported(*unguarded, "gamma") == 8.0);
+  CHECK(last_step_size(*unguarded, 400, 0.1) > 2.0);
+  CHECK(last_step_size(*guarded, 400, 0.1) < 1e-9);
+  // An optimizer step that moves gamma over the bound is projected back (parameters_changed is
+  // what the trainer calls after every step), and gamma below it is left alone.
+  auto params = guarded->parameters();
+  REQUIRE(params.back().name == "gamma");
+  *params.back().data = 100.0;
+  guarded->parameters_changed();
+  CHECK(well_exported(*guarded, "gamma") == Approx(gmax));
+  *params.back().data = 0.7;
+  guarded->parameters_changed();
+  CHECK(well_exported(*guarded, "gamma") == 0.7);
+}
+
+TEST_CASE("sanode euler_guard needs a clamp box and a fixed step", "[sanode]") {
+  const auto guard_error = [](const std::string& toml, const std::string& integrator, double dt) {
+    return test::input_error_of([&] { guarded_well(toml, integrator, dt); });
+  };
+  CHECK_THAT(guard_error("euler_guard = true\n", "euler", 0.1),
+             Catch::Contains("option 'euler_guard'") && Catch::Contains("clip > 0"));
+  CHECK_THAT(guard_error("euler_guard = true\nclip = 2.0\n", "dopri5", 0),
+             Catch::Contains("option 'euler_guard'") && Catch::Contains("dopri5"));
+  CHECK_THAT(guard_error("euler_guard = true\nclip = 2.0\n", "", 0),
+             Catch::Contains("fixed-step integrator"));
+  CHECK_THAT(
+      guard_error("euler_guard = true\nclip = 2.0\ngamma_min = 50.0\ngamma = 60.0\n", "euler", 0.1),
+      Catch::Contains("below gamma_min"));
+  CHECK(guard_error("clip = 2.0\n", "dopri5", 0) == "(no error)");  // off: nothing asked
+}
+
 TEST_CASE("sanode rejects invalid options naming the key", "[sanode]") {
   CHECK_THAT(sanode_error("n = 3\nclasses = 3\n"), Catch::Contains("option 'classes'"));
   CHECK_THAT(sanode_error("n = 4\nclasses = 3\n"), Catch::Contains("option 'pattern'"));

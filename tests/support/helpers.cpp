@@ -34,21 +34,28 @@ const Registry& build_plugins() {
 
 template <class S>
 std::unique_ptr<Model<S>> entry_model(const std::string& name, const std::string& toml_options,
-                                      std::uint64_t seed, int threads, Precision precision) {
+                                      const Context& ctx, Precision precision) {
   const Factory* factory = build_plugins().find(PluginKind::model, name).factory;
   const Options o = options_from(factory->options(), toml_options);
-  Context ctx;
-  ctx.seed = seed;
-  ctx.threads = threads;
   if (precision == Precision::bf16) REQUIRE((std::is_same_v<S, float>));
   auto obj =
       factory->create(precision == Precision::bf16 ? Precision::bf16 : precision_of<S>(), o, ctx);
   return std::unique_ptr<Model<S>>(static_cast<Model<S>*>(obj.release()));
 }
+template <class S>
+std::unique_ptr<Model<S>> entry_model(const std::string& name, const std::string& toml_options,
+                                      std::uint64_t seed, int threads, Precision precision) {
+  Context ctx;
+  ctx.seed = seed;
+  ctx.threads = threads;
+  return entry_model<S>(name, toml_options, ctx, precision);
+}
 template std::unique_ptr<Model<float>> entry_model<float>(const std::string&, const std::string&,
                                                           std::uint64_t, int, Precision);
 template std::unique_ptr<Model<double>> entry_model<double>(const std::string&, const std::string&,
                                                             std::uint64_t, int, Precision);
+template std::unique_ptr<Model<double>> entry_model<double>(const std::string&, const std::string&,
+                                                            const Context&, Precision);
 
 template <class S>
 std::unique_ptr<Model<S>> linear_model(const std::string& toml_options) {

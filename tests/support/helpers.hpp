@@ -29,6 +29,10 @@ template <class S>
 std::unique_ptr<Model<S>> entry_model(const std::string& name, const std::string& toml_options,
                                       std::uint64_t seed = 7, int threads = 1,
                                       Precision precision = precision_of<S>());
+// The same with a whole Context (a run's integrator and step, say).
+template <class S>
+std::unique_ptr<Model<S>> entry_model(const std::string& name, const std::string& toml_options,
+                                      const Context& ctx, Precision precision = precision_of<S>());
 
 // A JSON file of a run folder; fails the test if it cannot be opened.
 nlohmann::json read_json(const std::filesystem::path& file);

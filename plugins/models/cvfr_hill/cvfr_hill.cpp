@@ -21,6 +21,8 @@
 // identity (straight-through): dL/dM of the rounded M is handed to M.
 #include <dynsim/sdk.hpp>
 
+#include "hill_kernels.hpp"
+
 #include <Eigen/LU>
 #include <Eigen/SVD>
 #include <algorithm>
@@ -372,20 +374,16 @@ class CvfrHill final : public dynsim::Model<S> {
     if constexpr (std::is_same_v<S, float>)
       if (bf16_) {
         dynsim::for_columns(n_, X.cols(), threads_, [&](Index j0, Index j1) {
-          for (Index j = j0; j < j1; ++j) {
-            hill_bf16(X.col(j).data(), dynsim::blas::bf16_column(f_bf_, j));
-            dX.col(j) = -X.col(j);
-          }
+          for (Index j = j0; j < j1; ++j)
+            cvfr_hill::forward_bf16(X.col(j).data(), dynsim::blas::bf16_column(f_bf_, j),
+                                    dX.col(j).data(), n_, c_, -1.0f);
         });
         dynsim::blas::gemm_bf16(Op::n, Op::n, beta_, m_bf_, f_bf_, 1.0f, dX);
         return;
       }
     dynsim::for_columns(n_, X.cols(), threads_, [&](Index j0, Index j1) {
-      for (Index j = j0; j < j1; ++j) {
-        const auto x = X.col(j).array();
-        f_.col(j).array() = x.square() / (c_ + x.square());
-        dX.col(j) = -X.col(j);
-      }
+      for (Index j = j0; j < j1; ++j)
+        cvfr_hill::forward(X.col(j).data(), f_.col(j).data(), dX.col(j).data(), n_, c_, S(-1));
     });
     gemm(Op::n, Op::n, beta_, coupling(), f_, S(1), dX);
   }
@@ -395,20 +393,16 @@ class CvfrHill final : public dynsim::Model<S> {
     if constexpr (std::is_same_v<S, float>)
       if (bf16_) {
         dynsim::for_columns(n_, X.cols(), threads_, [&](Index j0, Index j1) {
-          for (Index j = j0; j < j1; ++j) {
-            hill_bf16(X.col(j).data(), dynsim::blas::bf16_column(f_bf_, j));
-            X.col(j) *= S(1) - h;
-          }
+          for (Index j = j0; j < j1; ++j)
+            cvfr_hill::forward_bf16(X.col(j).data(), dynsim::blas::bf16_column(f_bf_, j),
+                                    X.col(j).data(), n_, c_, S(1) - h);
         });
         dynsim::blas::gemm_bf16(Op::n, Op::n, h * beta_, m_bf_, f_bf_, 1.0f, X);
         return true;
       }
     dynsim::for_columns(n_, X.cols(), threads_, [&](Index j0, Index j1) {
-      for (Index j = j0; j < j1; ++j) {
-        auto x = X.col(j).array();
-        f_.col(j).array() = x.square() / (c_ + x.square());
-        x *= S(1) - h;
-      }
+      for (Index j = j0; j < j1; ++j)
+        cvfr_hill::forward(X.col(j).data(), f_.col(j).data(), X.col(j).data(), n_, c_, S(1) - h);
     });
     gemm(Op::n, Op::n, h * beta_, coupling(), f_, S(1), X);
     return true;
@@ -530,27 +524,18 @@ class CvfrHill final : public dynsim::Model<S> {
     }
   }
 
-  // f(x) of one column of N entries, rounded to bf16.
-  void hill_bf16(const S* x, std::uint16_t* out) const {
-    for (Index i = 0; i < n_; ++i) {
-      const float xx = static_cast<float>(x[i]) * static_cast<float>(x[i]);
-      out[i] = dynsim::blas::bf16_bits(xx / (static_cast<float>(c_) + xx));
-    }
-  }
-
   // M and M^T rounded to bf16, each column-major, so that both products read their operand in
   // the layout oneDNN streams fastest.
   void round_coupling() {
-    const Mat& m = coupling();
-    m_bf_.resize(n_, n_);
-    mt_bf_.resize(n_, n_);
-    for (Index j = 0; j < n_; ++j) {
-      std::uint16_t* col = dynsim::blas::bf16_column(m_bf_, j);
-      for (Index i = 0; i < n_; ++i) col[i] = dynsim::blas::bf16_bits(static_cast<float>(m(i, j)));
-    }
-    for (Index j = 0; j < n_; ++j) {
-      std::uint16_t* col = dynsim::blas::bf16_column(mt_bf_, j);
-      for (Index i = 0; i < n_; ++i) col[i] = dynsim::blas::bf16_bits(static_cast<float>(m(j, i)));
+    if constexpr (std::is_same_v<S, float>) {
+      const Mat& m = coupling();
+      m_bf_.resize(n_, n_);
+      mt_bf_.resize(n_, n_);
+      dynsim::blas::round_to_bf16(m, m_bf_);
+      for (Index j = 0; j < n_; ++j) {
+        std::uint16_t* col = dynsim::blas::bf16_column(mt_bf_, j);
+        for (Index i = 0; i < n_; ++i) col[i] = dynsim::blas::bf16_bits(m(j, i));
+      }
     }
   }
 
@@ -570,16 +555,11 @@ class CvfrHill final : public dynsim::Model<S> {
       }
     gemm(Op::t, Op::n, S(1), coupling(), adj, S(0), mt_adj_);
     const Index p0 = panel_.reserve(n_, b, acc[0]);
-    const S two_c = S(2) * c_;
     dynsim::for_columns(n_, b, threads_, [&](Index j0, Index j1) {
-      for (Index j = j0; j < j1; ++j) {
-        const auto x = X.col(j).array();
-        panel_.v().col(p0 + j).array() = x.square() / (c_ + x.square());
-        panel_.u().col(p0 + j) = grad_scale * adj.col(j);
-        out.col(j).array() =
-            keep * adj.col(j).array() +
-            scale * (two_c * x / (c_ + x.square()).square()) * mt_adj_.col(j).array();
-      }
+      for (Index j = j0; j < j1; ++j)
+        cvfr_hill::adjoint(X.col(j).data(), adj.col(j).data(), mt_adj_.col(j).data(),
+                           panel_.v().col(p0 + j).data(), panel_.u().col(p0 + j).data(),
+                           out.col(j).data(), n_, c_, scale, keep, grad_scale);
     });
   }
 
@@ -588,30 +568,17 @@ class CvfrHill final : public dynsim::Model<S> {
                      S grad_scale, dynsim::MatrixRef<S> out, std::vector<dynsim::Matrix<S>>& acc) {
     const Index b = X.cols();
     dynsim::for_columns(n_, b, threads_, [&](Index j0, Index j1) {
-      for (Index j = j0; j < j1; ++j) {
-        const S* a = adj.col(j).data();
-        std::uint16_t* ab = dynsim::blas::bf16_column(adj_bf_, j);
-        for (Index i = 0; i < n_; ++i) ab[i] = dynsim::blas::bf16_bits(static_cast<float>(a[i]));
-      }
+      for (Index j = j0; j < j1; ++j)
+        dynsim::blas::to_bf16(adj.col(j).data(), dynsim::blas::bf16_column(adj_bf_, j), n_);
     });
     dynsim::blas::gemm_bf16(Op::n, Op::n, 1.0f, mt_bf_, adj_bf_, 0.0f, mt_adj_);
     const Index p0 = panel_bf_.reserve(n_, b, acc[0]);
-    const S two_c = S(2) * c_;
     dynsim::for_columns(n_, b, threads_, [&](Index j0, Index j1) {
-      for (Index j = j0; j < j1; ++j) {
-        const S* x = X.col(j).data();
-        const S* a = adj.col(j).data();
-        const S* mta = mt_adj_.col(j).data();
-        std::uint16_t* u = dynsim::blas::bf16_column(panel_bf_.u(), p0 + j);
-        std::uint16_t* v = dynsim::blas::bf16_column(panel_bf_.v(), p0 + j);
-        S* o = out.col(j).data();
-        for (Index i = 0; i < n_; ++i) {
-          const S xi = x[i], xx = xi * xi, den = c_ + xx;
-          v[i] = dynsim::blas::bf16_bits(static_cast<float>(xx / den));
-          u[i] = dynsim::blas::bf16_bits(static_cast<float>(grad_scale * a[i]));
-          o[i] = keep * a[i] + scale * (two_c * xi / (den * den)) * mta[i];
-        }
-      }
+      for (Index j = j0; j < j1; ++j)
+        cvfr_hill::adjoint_bf16(X.col(j).data(), adj.col(j).data(), mt_adj_.col(j).data(),
+                                dynsim::blas::bf16_column(panel_bf_.v(), p0 + j),
+                                dynsim::blas::bf16_column(panel_bf_.u(), p0 + j), out.col(j).data(),
+                                n_, c_, scale, keep, grad_scale);
     });
   }
 

@@ -14,6 +14,14 @@
 // With clip = L > 0 the drift is evaluated at the state clamped to [-L a, L a] (the authors clamp
 // the state there): an Euler step can then never be blown up by the cubic term, and where no
 // node is clamped nothing changes. Gradients are exact (zero derivative through a clamped node).
+//
+// The clamp bounds a step but does not make it stable: where dt 4 gamma |a^2 - 3 z^2| > 2 an
+// Euler step overshoots the well, and a node can settle into a period-2 orbit between the box's
+// edges (the T = 5 MNIST run that diverged, docs/RESULTS.md). euler_guard = true also projects
+// gamma below 0.95 s / (4 dt max|a^2 - 3 z^2|) over the clamp box (s = 2 for Euler and
+// Euler-Maruyama, 2.785 for rk4: the real stability interval): each node's own Euler multiplier
+// 1 + dt 4 gamma (a^2 - 3 z^2) then stays above -1 on the box, so no node alone can flip into such
+// an orbit (a 2-cycle p, q needs a slope of -1 between them). The coupling's share is not bounded.
 #include <dynsim/sdk.hpp>
 
 #include <Eigen/LU>
@@ -127,6 +135,10 @@ class SanodeDoubleWell final : public dynsim::Model<S> {
              real("clip", "evaluate the drift at the state clamped to [-clip a, clip a] (0: off)")
                  .def(0.0)
                  .at_least(0),
+             boolean("euler_guard",
+                     "keep gamma where the integrator's step is stable for every node on the "
+                     "clamp box (needs clip > 0 and a fixed-step integrator)")
+                 .def(false),
              real("input_scale", "initial state = input_scale * input").def(1.0).positive(),
              real("ortho_penalty", "loss += penalty * mean |cos| between distinct free Psi columns")
                  .def(0.01)
@@ -151,6 +163,9 @@ class SanodeDoubleWell final : public dynsim::Model<S> {
     input_scale_ = static_cast<S>(o.real("input_scale"));
     penalty_ = static_cast<S>(o.real("ortho_penalty"));
     threads_ = ctx.threads;
+    const double gamma_max = o.boolean("euler_guard") ? guard_bound(o, ctx, a) : 0.0;
+    gamma_max_ = gamma_max > 0 ? static_cast<S>(gamma_max) : std::numeric_limits<S>::infinity();
+    const bool guard_binds = gamma_ > gamma_max_;
 
     const MatD signs = pattern_signs(o, n_, k_);
     states_ = (a * signs).cast<S>();
@@ -166,6 +181,9 @@ class SanodeDoubleWell final : public dynsim::Model<S> {
     coupling_.assemble();
     ctx.log.info("N = " + std::to_string(n_) + ", K = " + std::to_string(k_) + ", a = " + num(a) +
                  ", gamma = " + num(o.real("gamma")) + (train_gamma_ ? " (trained)" : " (fixed)") +
+                 (gamma_max > 0 ? ", Euler guard: gamma <= " + num(gamma_max) +
+                                      (guard_binds ? " (set to it)" : "")
+                                : "") +
                  ", beta = " + num(beta) + ", free eigenvalues <= " + num(double(bound())) +
                  (clipped ? " (" + std::to_string(clipped) + " drawn above it, set to it)" : "") +
                  ", cond(Psi) = " + num(coupling_.condition()));
@@ -257,14 +275,17 @@ class SanodeDoubleWell final : public dynsim::Model<S> {
   std::vector<S> state_alphabet() const override { return {-a_, a_}; }
 
   std::vector<std::pair<std::string, Mat>> exports() const override {
-    return {{"psi", coupling_.psi()},
-            {"lambda", coupling_.lambda()},
-            {"A", coupling_.matrix()},
-            {"attractors", states_},
-            {"gamma", Mat::Constant(1, 1, gamma_)},
-            {"beta", Mat::Constant(1, 1, beta_)},
-            {"eigenvalue_bound", Mat::Constant(1, 1, bound())},
-            {"psi_condition", Mat::Constant(1, 1, static_cast<S>(coupling_.condition()))}};
+    std::vector<std::pair<std::string, Mat>> out{
+        {"psi", coupling_.psi()},
+        {"lambda", coupling_.lambda()},
+        {"A", coupling_.matrix()},
+        {"attractors", states_},
+        {"gamma", Mat::Constant(1, 1, gamma_)},
+        {"beta", Mat::Constant(1, 1, beta_)},
+        {"eigenvalue_bound", Mat::Constant(1, 1, bound())},
+        {"psi_condition", Mat::Constant(1, 1, static_cast<S>(coupling_.condition()))}};
+    if (std::isfinite(gamma_max_)) out.emplace_back("gamma_bound", Mat::Constant(1, 1, gamma_max_));
+    return out;
   }
 
  private:
@@ -273,10 +294,33 @@ class SanodeDoubleWell final : public dynsim::Model<S> {
   // The largest free eigenvalue allowed: beta lambda + margin beta <= 8 gamma a^2.
   S bound() const { return S(8) * gamma_ * a_ * a_ / beta_ - margin_; }
 
-  // Projects gamma and the free eigenvalues onto the stable set; returns how many eigenvalues
-  // were moved.
+  // euler_guard: the largest gamma for which dt 4 gamma |a^2 - 3 z^2| stays below 0.95 times the
+  // method's real stability limit for every |z| <= clip a.
+  static double guard_bound(const dynsim::Options& o, const dynsim::Context& ctx, double a) {
+    double limit = 0;
+    if (ctx.integrator == "euler" || ctx.integrator == "euler_maruyama") limit = 2.0;
+    if (ctx.integrator == "rk4") limit = 2.785;
+    if (limit == 0 || !(ctx.dt > 0))
+      o.fail("euler_guard",
+             "needs a fixed-step integrator (euler, euler_maruyama, rk4); this run's "
+             "is " +
+                 (ctx.integrator.empty() ? std::string("none") : ctx.integrator));
+    if (o.real("clip") == 0)
+      o.fail("euler_guard", "needs clip > 0: the bound holds on the clamp box [-clip a, clip a]");
+    const double box = o.real("clip") * a;
+    const double steepest = std::max(a * a, 3 * box * box - a * a);  // max |a^2 - 3 z^2| on it
+    const double gmax = 0.95 * limit / (4 * ctx.dt * steepest);
+    if (gmax < o.real("gamma_min"))
+      o.fail("euler_guard", "allows gamma <= " + num(gmax) + " at dt = " + num(ctx.dt) +
+                                " and clip = " + num(o.real("clip")) + ", below gamma_min = " +
+                                num(o.real("gamma_min")) + "; shrink dt or clip");
+    return gmax;
+  }
+
+  // Projects gamma and the free eigenvalues onto the stable set (and gamma below the Euler
+  // guard's bound); returns how many eigenvalues were moved.
   Index project() {
-    gamma_ = std::max(std::abs(gamma_), gamma_min_);
+    gamma_ = std::min(std::max(std::abs(gamma_), gamma_min_), gamma_max_);
     const S b = bound();
     Index moved = 0;
     auto lam = coupling_.lambda().tail(n_ - k_);
@@ -333,6 +377,7 @@ class SanodeDoubleWell final : public dynsim::Model<S> {
 
   dynsim::Options opts_;
   Index n_ = 0, k_ = 0;
+  S gamma_max_ = std::numeric_limits<S>::infinity();  // euler_guard's bound (inf: off)
   S a_ = 0, gamma_ = 0, gamma_min_ = 0, beta_ = 0, margin_ = 0, clip_ = 0, input_scale_ = 1,
     penalty_ = 0;
   bool train_gamma_ = true;

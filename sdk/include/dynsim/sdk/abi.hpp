@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-#define DYNSIM_ABI_VERSION 5u
+#define DYNSIM_ABI_VERSION 6u
 #define DYNSIM_ENTRY_SYMBOL "dynsim_plugin_entry"
 
 namespace dynsim {

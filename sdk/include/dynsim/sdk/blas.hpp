@@ -57,14 +57,13 @@ inline float bf16_value(float x) {  // x rounded to bf16, as a float
 inline std::uint16_t* bf16_column(Bf16Ref m, Index j) {
   return reinterpret_cast<std::uint16_t*>(m.col(j).data());
 }
+// dst[i] = bf16_bits(src[i]) for n entries, with AVX-512 where the CPU has it (sdk/src/bf16.cpp).
+void to_bf16(const float* src, std::uint16_t* dst, Index n);
 // dst = bf16(src), entry by entry (same shape).
 inline void round_to_bf16(ConstMatrixRef<float> src, Bf16Ref dst) {
   eigen_assert(src.rows() == dst.rows() && src.cols() == dst.cols());
-  for (Index j = 0; j < src.cols(); ++j) {
-    const float* s = src.col(j).data();
-    std::uint16_t* d = bf16_column(dst, j);
-    for (Index i = 0; i < src.rows(); ++i) d[i] = bf16_bits(s[i]);
-  }
+  for (Index j = 0; j < src.cols(); ++j)
+    to_bf16(src.col(j).data(), bf16_column(dst, j), src.rows());
 }
 
 // C = alpha op(A) op(B) + beta C with bf16 A and B, fp32 C, through oneDNN (OpenBLAS 0.3.21 as

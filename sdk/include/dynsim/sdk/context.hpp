@@ -48,6 +48,11 @@ struct Context {
   // scenario.precision = "bf16": a model that declared supports_bf16 runs its big products with
   // bf16 operands and fp32 accumulation (see blas::gemm_bf16); false for every other plugin.
   bool bf16 = false;
+  // The run's integrator: its method ("euler", "rk4", "euler_maruyama" or "dopri5"; empty where
+  // a plugin is made outside a run) and, for the fixed-step methods, the step dt (0 otherwise),
+  // so a model can keep its discretised dynamics stable (sanode_double_well's euler_guard).
+  std::string integrator = {};
+  double dt = 0;
 };
 
 }  // namespace dynsim
