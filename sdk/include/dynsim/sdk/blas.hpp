@@ -59,6 +59,18 @@ inline std::uint16_t* bf16_column(Bf16Ref m, Index j) {
 }
 // dst[i] = bf16_bits(src[i]) for n entries, with AVX-512 where the CPU has it (sdk/src/bf16.cpp).
 void to_bf16(const float* src, std::uint16_t* dst, Index n);
+
+// Whether this CPU runs x86-64-v4 code (AVX-512 F, BW, DQ and VL); checked once.
+bool cpu_has_avx512();
+// Marks the AVX-512 body of a kernel over raw arrays. dynsim and its plugins are built for plain
+// x86-64 (SSE2: 4 floats an instruction); a pass that is a large share of a step can have a
+// second body compiled for x86-64-v4 (16), called only where cpu_has_avx512(). Compile its file
+// with -ffp-contract=off so that both bodies round every operation alike (same bits).
+#if defined(__x86_64__)
+#define DYNSIM_AVX512 __attribute__((target("arch=x86-64-v4")))
+#else
+#define DYNSIM_AVX512
+#endif
 // dst = bf16(src), entry by entry (same shape).
 inline void round_to_bf16(ConstMatrixRef<float> src, Bf16Ref dst) {
   eigen_assert(src.rows() == dst.rows() && src.cols() == dst.cols());
