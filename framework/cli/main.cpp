@@ -123,6 +123,9 @@ int main(int argc, char** argv) {
                   "class: a grid along the top two principal directions of its LNA covariance");
   gen->add_option("--grid", gc.grid, "disentangle: points per direction");
   gen->add_option("--span", gc.span, "disentangle: +- this many standard deviations");
+  gen->add_option("--directions", gc.directions,
+                  "disentangle: top principal directions moved one at a time, a row each")
+      ->check(CLI::Range(1, 1000));
   gen->add_option("--classifier", gc.classifier,
                   "a trained classifier run: the share of samples it assigns to their class");
   gen->add_option("--name", gen_opts.eval_name,

@@ -350,9 +350,41 @@ nlohmann::json generate(const Wiring& w, Instances<S>& in, const RunFolder& out,
     title << "class " << k << ": x_k + u sqrt(v1) d1 + v sqrt(v2) d2, u (across), v (down) in [-"
           << cfg.span << ", " << cfg.span << "]";
     image_grid(out, tag, items, shape, g, title.str(), log);
+    // One direction at a time: row i moves x_k along d_i alone, so a factor that changes in one
+    // row and in no other is tied to that direction.
+    const std::int64_t rows = std::min<std::int64_t>(n, cfg.directions);
+    Matrix<double> line(n, rows * g);
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const double si = std::sqrt(std::max(0.0, a.variances(i)));
+      for (std::int64_t c = 0; c < g; ++c) {
+        const double u = cfg.span * (2.0 * double(c) / double(g - 1) - 1.0);
+        line.col(i * g + c) = a.mean + u * si * a.directions.col(i);
+      }
+    }
+    const std::string dtag = "directions_class_" + std::to_string(k);
+    write_rows_npy(out.path("samples_" + dtag + ".npy"), line);
+    const Matrix<double> line_items = decode(model, line);
+    write_rows_npy(out.path("items_" + dtag + ".npy"), line_items);
+    std::ostringstream dtitle;
+    dtitle << "class " << k << ": row i = x_k + u sqrt(v_i) d_i, u in [-" << cfg.span << ", "
+           << cfg.span << "], i = 1.." << rows;
+    image_grid(out, dtag, line_items, shape, g, dtitle.str(), log);
+    // Anisotropy: top variance over the 10th (or the last, below 10 dimensions); 1 is isotropic.
+    const Index tenth = std::min<Index>(9, n - 1);
+    const double anisotropy = a.variances(tenth) > 0 ? a.variances(0) / a.variances(tenth) : 0.0;
+    log.info(
+        "disentangle class {}: LNA variances {:.3g} (top), {:.3g} (2nd), {:.3g} ({}th); top / "
+        "{}th = {:.3g}",
+        k, a.variances(0), n > 1 ? a.variances(1) : 0.0, a.variances(tenth), tenth + 1, tenth + 1,
+        anisotropy);
+    std::vector<double> all(a.variances.data(), a.variances.data() + a.variances.size());
     summary["disentangle"] = {{"class", k},
                               {"grid", g},
                               {"span", cfg.span},
+                              {"directions", rows},
+                              {"variances", all},
+                              {"anisotropy", anisotropy},
+                              {"anisotropy_rank", tenth + 1},
                               {"top_variances", {a.variances(0), n > 1 ? a.variances(1) : 0.0}}};
   }
   return summary;

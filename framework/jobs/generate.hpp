@@ -29,6 +29,7 @@ struct GenerateConfig {
   std::optional<int> disentangle;    // class
   std::int64_t grid = 7;             // disentangle: grid x grid
   double span = 2.5;                 // disentangle: +- this many standard deviations
+  std::int64_t directions = 4;       // disentangle: principal directions moved one at a time
   std::filesystem::path classifier;  // a trained classifier run that scores the samples
 };
 

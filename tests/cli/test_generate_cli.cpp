@@ -109,6 +109,29 @@ TEST_CASE("a latent letters run classifies, reconstructs and generates", "[gener
     CHECK(read_matrix_npy<double>(g / "items_interpolate_0_1.npy").rows() == 8);
     CHECK(read_matrix_npy<double>(g / "items_disentangle_class_2.npy").rows() == 16);
   }
+  SECTION("per-node noise scales make the LNA anisotropic; one row per principal direction") {
+    const std::string base =
+        "generate " + run.string() + " --class 0 --count 1 --disentangle 0 --grid 3 ";
+    auto r = test::run_dynsim(base + "--directions 4 --name iso");
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    r = test::run_dynsim(base + "--name aniso --set noise.scales=[4.0,2.0,1.0,0.5,0.25,0.125]");
+    INFO(r.output);
+    REQUIRE(r.exit_code == 0);
+    const auto iso = test::read_json(run / "generated" / "iso" / "generate.json")["disentangle"];
+    const auto ani = test::read_json(run / "generated" / "aniso" / "generate.json")["disentangle"];
+    CHECK(iso["variances"].size() == 6);
+    CHECK(iso["anisotropy_rank"] == 6);  // the last variance: the latent space has 6 dimensions
+    CHECK(ani["anisotropy"].get<double>() > 8 * iso["anisotropy"].get<double>());
+    // 4 directions x 3 points, and the default (4) where --directions is not given.
+    CHECK(read_matrix_npy<double>(run / "generated" / "iso" / "items_directions_class_0.npy")
+              .rows() == 12);
+    CHECK(read_matrix_npy<double>(run / "generated" / "aniso" / "samples_directions_class_0.npy")
+              .cols() == 6);
+    r = test::run_dynsim(base + "--name short --set noise.scales=[1.0,2.0]");
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Catch::Contains("scales") && Catch::Contains("has 2 values"));
+  }
   SECTION("refusals: an unknown class, an SDE without noise, a model without a decoder") {
     auto r = test::run_dynsim("generate " + run.string() + " --class 7");
     CHECK(r.exit_code == 2);

@@ -1,4 +1,6 @@
-// `additive`: state-independent noise, G(t, X) = sigma * G0 (G0 = identity unless given).
+// `additive`: state-independent noise, G(t, X) = sigma * G0 (G0 = identity unless given, or
+// diag(scales): one amplitude per node, which makes the LNA covariance at an attractor
+// anisotropic with known principal axes: the generative paper's disentanglement).
 #include <dynsim/sdk.hpp>
 
 namespace {
@@ -11,12 +13,26 @@ class Additive final : public dynsim::NoiseLaw<S> {
         dynsim::opt::real("sigma", "noise amplitude").def(0.1).at_least(0.0),
         dynsim::opt::real_matrix("G", "N x N mixing matrix (empty: identity)")
             .def(std::vector<std::vector<double>>{}),
+        dynsim::opt::real_list("scales", "N per-node amplitudes: G = diag(scales) (empty: none)")
+            .def(std::vector<double>{})
+            .at_least(0.0),
     };
   }
 
   Additive(const dynsim::Options& o, const dynsim::Context&) : opts_(o) {
     sigma_ = static_cast<S>(o.real("sigma"));
     const auto& rows = o.real_matrix("G");
+    const auto& scales = o.real_list("scales");
+    if (!rows.empty() && !scales.empty()) o.fail("scales", "give G or scales, not both");
+    if (!scales.empty()) {
+      const auto n = static_cast<dynsim::Index>(scales.size());
+      G_ = dynsim::Matrix<S>::Zero(n, n);
+      for (dynsim::Index i = 0; i < n; ++i) {
+        G_(i, i) = sigma_ * static_cast<S>(scales[static_cast<std::size_t>(i)]);
+      }
+      key_ = "scales";
+      return;
+    }
     if (rows.empty()) return;
     const auto n = static_cast<dynsim::Index>(rows.size());
     G_.resize(n, n);
@@ -30,8 +46,10 @@ class Additive final : public dynsim::NoiseLaw<S> {
 
   void bind(const dynsim::Model<S>& model) override {
     if (G_.size() > 0 && G_.rows() != model.dim())
-      opts_.fail("G", "is " + std::to_string(G_.rows()) + " x " + std::to_string(G_.cols()) +
-                          " but the model's state dimension is " + std::to_string(model.dim()));
+      opts_.fail(key_, (key_ == std::string("G")
+                            ? "is " + std::to_string(G_.rows()) + " x " + std::to_string(G_.cols())
+                            : "has " + std::to_string(G_.rows()) + " values") +
+                           " but the model's state dimension is " + std::to_string(model.dim()));
   }
 
   bool vanishes() const override { return sigma_ == S(0); }
@@ -52,6 +70,7 @@ class Additive final : public dynsim::NoiseLaw<S> {
   dynsim::Options opts_;
   S sigma_;
   dynsim::Matrix<S> G_;
+  const char* key_ = "G";  // the option G_ came from, for errors
 };
 
 }  // namespace
