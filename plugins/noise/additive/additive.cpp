@@ -24,15 +24,10 @@ class Additive final : public dynsim::NoiseLaw<S> {
     const auto& rows = o.real_matrix("G");
     const auto& scales = o.real_list("scales");
     if (!rows.empty() && !scales.empty()) o.fail("scales", "give G or scales, not both");
-    if (!scales.empty()) {
-      const auto n = static_cast<dynsim::Index>(scales.size());
-      G_ = dynsim::Matrix<S>::Zero(n, n);
-      for (dynsim::Index i = 0; i < n; ++i) {
-        G_(i, i) = sigma_ * static_cast<S>(scales[static_cast<std::size_t>(i)]);
-      }
-      key_ = "scales";
-      return;
-    }
+    // A diagonal G stays a vector: one scaling per entry instead of an N x N product per step.
+    diag_.resize(static_cast<dynsim::Index>(scales.size()));
+    for (dynsim::Index i = 0; i < diag_.size(); ++i)
+      diag_(i) = sigma_ * static_cast<S>(scales[static_cast<std::size_t>(i)]);
     if (rows.empty()) return;
     const auto n = static_cast<dynsim::Index>(rows.size());
     G_.resize(n, n);
@@ -45,11 +40,11 @@ class Additive final : public dynsim::NoiseLaw<S> {
   }
 
   void bind(const dynsim::Model<S>& model) override {
+    const std::string dim = " but the model's state dimension is " + std::to_string(model.dim());
     if (G_.size() > 0 && G_.rows() != model.dim())
-      opts_.fail(key_, (key_ == std::string("G")
-                            ? "is " + std::to_string(G_.rows()) + " x " + std::to_string(G_.cols())
-                            : "has " + std::to_string(G_.rows()) + " values") +
-                           " but the model's state dimension is " + std::to_string(model.dim()));
+      opts_.fail("G", "is " + std::to_string(G_.rows()) + " x " + std::to_string(G_.cols()) + dim);
+    if (diag_.size() > 0 && diag_.size() != model.dim())
+      opts_.fail("scales", "has " + std::to_string(diag_.size()) + " values" + dim);
   }
 
   bool vanishes() const override { return sigma_ == S(0); }
@@ -58,6 +53,8 @@ class Additive final : public dynsim::NoiseLaw<S> {
                dynsim::MatrixRef<S> out) override {
     if (G_.size() > 0)
       out.noalias() = G_ * Xi;
+    else if (diag_.size() > 0)
+      out = diag_.asDiagonal() * Xi;
     else
       out = sigma_ * Xi;
   }
@@ -70,7 +67,7 @@ class Additive final : public dynsim::NoiseLaw<S> {
   dynsim::Options opts_;
   S sigma_;
   dynsim::Matrix<S> G_;
-  const char* key_ = "G";  // the option G_ came from, for errors
+  dynsim::Vector<S> diag_;  // scales: G = diag(diag_)
 };
 
 }  // namespace
