@@ -122,16 +122,11 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
   Model<S>& model = *in_.model;
   const Options& tt = w.train_table;
   Items<S> items = load_split(*in_.dataset, Split::train, tt.integer("max_items"));
-  // Validation: a fixed share of the training items, chosen by the run's seed.
-  std::vector<Index> all(static_cast<std::size_t>(items.x.cols()));
-  std::iota(all.begin(), all.end(), Index{0});
-  std::vector<Index> order = epoch_order(all, items.ids, w.seed, 0);
-  const auto n_val = static_cast<std::size_t>(
-      std::llround(tt.real("validation_fraction") * static_cast<double>(all.size())));
-  std::vector<Index> val_idx(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_val));
-  std::vector<Index> train_idx(order.begin() + static_cast<std::ptrdiff_t>(n_val), order.end());
-  std::sort(val_idx.begin(), val_idx.end());
-  std::sort(train_idx.begin(), train_idx.end());
+  // Validation: a fixed share of the training items, chosen by the run's seed or, as Keras'
+  // validation_split does, the last ones in the file.
+  const HoldOut held = hold_out(items.ids, w.seed, tt.real("validation_fraction"),
+                                tt.string("validation_pick") == "last");
+  const std::vector<Index>&train_idx = held.train, &val_idx = held.validation;
   if (train_idx.empty()) tt.fail("validation_fraction", "leaves no training items");
 
   FixedStepScheme<S> scheme = scheme_for(w, in_);

@@ -127,6 +127,11 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
            opt::real("validation_fraction", "share of training items held out for validation")
                .def(0.1)
                .range(0.0, 0.9),
+           opt::string("validation_pick",
+                       "random: the held-out items are drawn by the run's seed; last: the "
+                       "last ones in the dataset's order (Keras' validation_split)")
+               .def("random")
+               .one_of({"random", "last"}),
            opt::integer("patience",
                         "stop after this many epochs without a better validation "
                         "accuracy (0: never)")

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <numeric>
 
 #include "common/errors.hpp"
 #include "common/progress.hpp"
@@ -91,6 +92,24 @@ std::vector<Index> epoch_order(const std::vector<Index>& idx, const std::vector<
   std::vector<Index> out;
   for (const auto& [u, i] : keyed) out.push_back(i);
   return out;
+}
+
+HoldOut hold_out(const std::vector<std::uint64_t>& ids, std::uint64_t seed, double fraction,
+                 bool last) {
+  std::vector<Index> order(ids.size());
+  std::iota(order.begin(), order.end(), Index{0});
+  if (last)
+    std::reverse(order.begin(), order.end());
+  else
+    order = epoch_order(order, ids, seed, 0);
+  const auto n_val = std::min(
+      order.size(),
+      static_cast<std::size_t>(std::llround(fraction * static_cast<double>(order.size()))));
+  HoldOut h{{order.begin() + static_cast<std::ptrdiff_t>(n_val), order.end()},
+            {order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_val)}};
+  std::sort(h.train.begin(), h.train.end());
+  std::sort(h.validation.begin(), h.validation.end());
+  return h;
 }
 
 double scheduled_lr(const TrainConfig& c, std::int64_t epoch) {

@@ -122,6 +122,15 @@ double scheduled_lr(const TrainConfig& c, std::int64_t epoch);
 std::vector<Index> epoch_order(const std::vector<Index>& idx, const std::vector<std::uint64_t>& ids,
                                std::uint64_t seed, std::int64_t epoch);
 
+// The validation hold-out: `fraction` of the items 0..n-1, drawn by the seed (as epoch 0's
+// order) or, with `last`, the last ones in the file as Keras' validation_split takes them.
+// Both lists come back sorted.
+struct HoldOut {
+  std::vector<Index> train, validation;
+};
+HoldOut hold_out(const std::vector<std::uint64_t>& ids, std::uint64_t seed, double fraction,
+                 bool last);
+
 extern template class Trainer<float>;
 extern template class Trainer<double>;
 

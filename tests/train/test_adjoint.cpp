@@ -3,8 +3,10 @@
 // checkpointing. A small nonlinear model and a state-dependent noise law make every stage of
 // the schemes matter.
 #include <spdlog/spdlog.h>
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <numeric>
 
 #include "support/helpers.hpp"
 #include "train/trainer.hpp"
@@ -145,6 +147,25 @@ TEST_CASE("the epoch order depends only on seed and epoch and item ids", "[adjoi
   auto sorted = a;
   std::sort(sorted.begin(), sorted.end());
   CHECK(sorted == idx);
+}
+
+TEST_CASE("the validation hold-out is seeded or the file's tail and splits every item once",
+          "[adjoint]") {
+  std::vector<std::uint64_t> item_ids(20);
+  std::iota(item_ids.begin(), item_ids.end(), std::uint64_t{100});
+  const HoldOut tail = hold_out(item_ids, 1, 0.25, true);
+  CHECK(tail.validation == std::vector<Index>{15, 16, 17, 18, 19});
+  CHECK(tail.train.size() == 15);
+  CHECK(tail.train.back() == 14);
+  CHECK(hold_out(item_ids, 2, 0.25, true).validation == tail.validation);  // the seed is unused
+  const HoldOut drawn = hold_out(item_ids, 1, 0.25, false);
+  CHECK(drawn.validation.size() == 5);
+  CHECK(drawn.validation != tail.validation);
+  CHECK(hold_out(item_ids, 1, 0.25, false).validation == drawn.validation);
+  std::vector<Index> both = drawn.train;
+  both.insert(both.end(), drawn.validation.begin(), drawn.validation.end());
+  std::sort(both.begin(), both.end());
+  for (std::size_t i = 0; i < both.size(); ++i) CHECK(both[i] == static_cast<Index>(i));
 }
 
 // Data-parallel training sums a batch's shards in a fixed tree (parallel/shard_tree.hpp): on one
