@@ -31,6 +31,8 @@ void Evaluation::merge(const Evaluation& o) {
   items += o.items;
   right += o.right;
   right_nearest += o.right_nearest;
+  if (o.has_all_nodes())
+    right_all_nodes = std::max<std::int64_t>(right_all_nodes, 0) + o.right_all_nodes;
   if (confusion.empty()) {
     confusion = o.confusion;
   } else {
@@ -51,6 +53,8 @@ nlohmann::json Evaluation::to_json() const {
           {"criterion", criterion_name(criterion)},
           {"accuracy", accuracy()},
           {"accuracy_nearest", accuracy_nearest()},
+          {"accuracy_all_nodes",
+           has_all_nodes() ? nlohmann::json(accuracy_all_nodes()) : nlohmann::json()},
           {"loss", items ? loss_sum / double(items) : 0.0},
           {"confusion", confusion},
           {"census",
@@ -83,6 +87,11 @@ Classifier<S>::Classifier(const Model<S>& model, double tolerance, Criterion cri
     for (Index k = 0; k < psi_.cols(); ++k) psi_.col(k) /= std::max(psi_.col(k).norm(), S(1e-30));
   mean_norm_ = static_cast<double>(xs_.colwise().norm().mean());
   for (S a : alphabet_) alphabet_scale_ = std::max(alphabet_scale_, std::abs(double(a)));
+  two_levels_ = alphabet_.size() == 2 && alphabet_[0] != alphabet_[1];
+  if (two_levels_) {
+    midpoint_ = (alphabet_[0] + alphabet_[1]) / S(2);
+    above_ = (xs_.array() > midpoint_).matrix();
+  }
 }
 
 template <class S>
@@ -147,6 +156,7 @@ std::vector<int> Classifier<S>::add(ConstMatrixRef<S> XT, std::span<const int> l
     e.confusion.assign(static_cast<std::size_t>(K),
                        std::vector<std::int64_t>(static_cast<std::size_t>(K), 0));
   e.criterion = criterion_;
+  if (two_levels_ && !e.has_all_nodes()) e.right_all_nodes = 0;
   const std::vector<int> pred = predict(XT);
   for (Index j = 0; j < XT.cols(); ++j) {
     const int y = labels[static_cast<std::size_t>(j)];
@@ -157,6 +167,8 @@ std::vector<int> Classifier<S>::add(ConstMatrixRef<S> XT, std::span<const int> l
       continue;
     }
     e.right += p == y;
+    if (two_levels_)
+      e.right_all_nodes += ((XT.col(j).array() > midpoint_) == above_.col(y).array()).all() ? 1 : 0;
     ++e.confusion[static_cast<std::size_t>(y)][static_cast<std::size_t>(p)];
     double best_rel = INFINITY;
     const Index nearest = this->nearest(XT.col(j), best_rel);

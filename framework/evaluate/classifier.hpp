@@ -29,7 +29,11 @@ struct Census {
 struct Evaluation {
   std::int64_t items = 0;
   Criterion criterion = Criterion::overlap;
-  std::int64_t right = 0, right_nearest = 0;         // by the criterion; by the nearest state
+  std::int64_t right = 0, right_nearest = 0;  // by the criterion; by the nearest state
+  // Items whose every node ends on its own class's side of the midpoint between the model's two
+  // state levels: for SA-nODE's -a and +a, the signs agree on all N nodes, the strict rule of
+  // its public code. -1 where the model does not have exactly two levels.
+  std::int64_t right_all_nodes = -1;
   std::vector<std::vector<std::int64_t>> confusion;  // [true][predicted], by the criterion
   Census census;
   double loss_sum = 0;
@@ -38,6 +42,10 @@ struct Evaluation {
   // Adds another part's counts (another batch, another rank's items) into this one.
   void merge(const Evaluation& o);
   double accuracy_nearest() const { return items ? double(right_nearest) / double(items) : 0; }
+  bool has_all_nodes() const { return right_all_nodes >= 0; }
+  double accuracy_all_nodes() const {
+    return items && has_all_nodes() ? double(right_all_nodes) / double(items) : 0;
+  }
   nlohmann::json to_json() const;
 };
 
@@ -62,6 +70,10 @@ class Classifier {
   Matrix<S> xs_, psi_;  // planted states and their readouts (unit columns for cosine)
   std::vector<S> alphabet_;
   double mean_norm_ = 0, alphabet_scale_ = 0;
+  // With exactly two state levels: their midpoint, and which side of it each planted node is on.
+  bool two_levels_ = false;
+  S midpoint_ = 0;
+  Eigen::Matrix<bool, Eigen::Dynamic, Eigen::Dynamic> above_;
 
   std::vector<int> predict_finite(ConstMatrixRef<S> XT) const;
   // Nearest planted state and its distance relative to that state's size.

@@ -22,8 +22,8 @@ namespace {
 void pack(const Evaluation& e, std::vector<double>& v) {
   v.insert(v.end(),
            {double(e.items), double(int(e.criterion)), double(e.right), double(e.right_nearest),
-            double(e.census.correct), double(e.census.wrong_attractor), double(e.census.zero),
-            double(e.census.alphabet_state), double(e.census.elsewhere),
+            double(e.right_all_nodes), double(e.census.correct), double(e.census.wrong_attractor),
+            double(e.census.zero), double(e.census.alphabet_state), double(e.census.elsewhere),
             double(e.census.non_finite), e.loss_sum, double(e.confusion.size())});
   for (const auto& row : e.confusion)
     for (auto c : row) v.push_back(double(c));
@@ -44,6 +44,7 @@ std::size_t unpack(const std::vector<double>& v, std::size_t i, Evaluation& e) {
   e.criterion = static_cast<Criterion>(n());
   e.right = n();
   e.right_nearest = n();
+  e.right_all_nodes = n();
   e.census.correct = n();
   e.census.wrong_attractor = n();
   e.census.zero = n();

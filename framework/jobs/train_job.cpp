@@ -346,6 +346,11 @@ nlohmann::json evaluate_model(const Wiring& w, Instances<S>& in, const RunFolder
       ev.string("split"), r.at_T.items, 100 * r.at_T.accuracy(), criterion_name(cfg.criterion),
       100 * r.at_T.accuracy_nearest(), later, c.correct, c.wrong_attractor, c.zero,
       c.alphabet_state, c.elsewhere);
+  if (r.at_T.has_all_nodes())
+    log.info(
+        "strict: {:.2f} % at T with every node on its own pattern's side of the two levels' "
+        "midpoint (the signs on all {} nodes, for levels -a and +a)",
+        100 * r.at_T.accuracy_all_nodes(), in.model->dim());
   if (c.non_finite > 0)
     log.warn("{} of {} items ended with a NaN or infinite state: no class, counted as wrong",
              c.non_finite, r.at_T.items);

@@ -57,6 +57,7 @@ void summarise_seeds(const Study& s, const std::vector<Outcome>& outcomes, spdlo
   const std::vector<std::pair<std::string, std::string>> fields = {
       {"test_accuracy", "/test/T/accuracy"},
       {"test_accuracy_nearest", "/test/T/accuracy_nearest"},
+      {"test_accuracy_all_nodes", "/test/T/accuracy_all_nodes"},
       {"test_accuracy_at_horizon", "/test/at_horizon/accuracy"},
       {"best_val_accuracy", "/best_val_accuracy"},
       {"train_wall_seconds", "/train_wall_seconds"},

@@ -113,3 +113,56 @@ TEST_CASE("a NaN or infinite final state gets no class and is counted (never sco
     CHECK(sum.census.non_finite == 4);
   }
 }
+
+namespace {
+
+// Planted states at two levels, -1 and +1, as SA-nODE's are at -a and +a.
+class TwoLevelPoints final : public Model<double> {
+ public:
+  explicit TwoLevelPoints(Matrix<double> xs) : xs_(std::move(xs)) {}
+  Index dim() const override { return xs_.rows(); }
+  void drift(double, ConstMatrixRef<double> X, MatrixRef<double> d) override { d = -X; }
+  void drift_vjp(double, ConstMatrixRef<double>, ConstMatrixRef<double> adj,
+                 MatrixRef<double> adj_x, std::vector<Matrix<double>>&) override {
+    adj_x = -adj;
+  }
+  Matrix<double> attractors() const override { return xs_; }
+  std::vector<double> state_alphabet() const override { return {-1.0, 1.0}; }
+
+ private:
+  Matrix<double> xs_;
+};
+
+}  // namespace
+
+TEST_CASE("strict accuracy: right only with every node on its own pattern's side", "[classifier]") {
+  Matrix<double> xs(4, 2);  // A = (+, +, -, -), B = (-, -, +, +)
+  xs << 1, -1, 1, -1, -1, 1, -1, 1;
+  const TwoLevelPoints model(xs);
+  Matrix<double> X(4, 4);
+  // Column 0 on its way to A with every sign right; column 1 nearest A by overlap but with node
+  // 2 across the midpoint; column 2 at B; column 3 not finite.
+  X << 0.9, 0.9, -1, 1, 0.8, 0.8, -1, 1, -0.7, 0.1, 1, -1, -0.2, -0.9, 1, -1;
+  X(3, 3) = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<int> labels = {0, 0, 1, 0};
+  const Classifier<double> classifier(model, 0.05);
+  Evaluation e;
+  classifier.add(X, labels, e);
+  CHECK(e.right == 3);
+  REQUIRE(e.has_all_nodes());
+  CHECK(e.right_all_nodes == 2);
+  CHECK(e.accuracy_all_nodes() == Approx(0.5));
+  CHECK(e.to_json()["accuracy_all_nodes"].get<double>() == Approx(0.5));
+  Evaluation sum;  // an empty part first, as a rank with no items would send
+  sum.merge(Evaluation{});
+  sum.merge(e);
+  sum.merge(e);
+  CHECK(sum.right_all_nodes == 4);
+
+  // Levels other than two (here: none declared): no strict figure, and null in the JSON.
+  const PlantedPoints plain(xs);
+  Evaluation p;
+  Classifier<double>(plain, 0.05).add(X, labels, p);
+  CHECK_FALSE(p.has_all_nodes());
+  CHECK(p.to_json()["accuracy_all_nodes"].is_null());
+}
