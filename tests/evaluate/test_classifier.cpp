@@ -12,10 +12,12 @@ using namespace dynsim;
 
 namespace {
 
-// Only the planted states matter to the classifier; the drift is never called.
+// Only the planted states (and their levels, if given) matter to the classifier; the drift is
+// never called.
 class PlantedPoints final : public Model<double> {
  public:
-  explicit PlantedPoints(Matrix<double> xs) : xs_(std::move(xs)) {}
+  explicit PlantedPoints(Matrix<double> xs, std::vector<double> levels = {})
+      : xs_(std::move(xs)), levels_(std::move(levels)) {}
   Index dim() const override { return xs_.rows(); }
   void drift(double, ConstMatrixRef<double> X, MatrixRef<double> d) override { d = -X; }
   void drift_vjp(double, ConstMatrixRef<double>, ConstMatrixRef<double> adj,
@@ -23,9 +25,11 @@ class PlantedPoints final : public Model<double> {
     adj_x = -adj;
   }
   Matrix<double> attractors() const override { return xs_; }
+  std::vector<double> state_alphabet() const override { return levels_; }
 
  private:
   Matrix<double> xs_;
+  std::vector<double> levels_;
 };
 
 // Codes 01, 10, 11 over two blocks of two nodes: A, B and C = A + B.
@@ -114,31 +118,10 @@ TEST_CASE("a NaN or infinite final state gets no class and is counted (never sco
   }
 }
 
-namespace {
-
-// Planted states at two levels, -1 and +1, as SA-nODE's are at -a and +a.
-class TwoLevelPoints final : public Model<double> {
- public:
-  explicit TwoLevelPoints(Matrix<double> xs) : xs_(std::move(xs)) {}
-  Index dim() const override { return xs_.rows(); }
-  void drift(double, ConstMatrixRef<double> X, MatrixRef<double> d) override { d = -X; }
-  void drift_vjp(double, ConstMatrixRef<double>, ConstMatrixRef<double> adj,
-                 MatrixRef<double> adj_x, std::vector<Matrix<double>>&) override {
-    adj_x = -adj;
-  }
-  Matrix<double> attractors() const override { return xs_; }
-  std::vector<double> state_alphabet() const override { return {-1.0, 1.0}; }
-
- private:
-  Matrix<double> xs_;
-};
-
-}  // namespace
-
 TEST_CASE("strict accuracy: right only with every node on its own pattern's side", "[classifier]") {
   Matrix<double> xs(4, 2);  // A = (+, +, -, -), B = (-, -, +, +)
   xs << 1, -1, 1, -1, -1, 1, -1, 1;
-  const TwoLevelPoints model(xs);
+  const PlantedPoints model(xs, {-1.0, 1.0});  // two levels, as SA-nODE's -a and +a
   Matrix<double> X(4, 4);
   // Column 0 on its way to A with every sign right; column 1 nearest A by overlap but with node
   // 2 across the midpoint; column 2 at B; column 3 not finite.
