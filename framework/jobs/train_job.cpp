@@ -36,6 +36,8 @@ TrainConfig train_config(const Options& t) {
   c.checkpoint_every = t.integer("checkpoint_every");
   c.shards = t.integer("shards");
   c.divergence_loss = t.real("divergence_loss");
+  c.skip_nonfinite = t.integer("skip_nonfinite");
+  c.rollback_nonfinite = t.boolean("rollback_nonfinite");
   c.log_every_seconds = t.real("log_every_seconds");
   return c;
 }
@@ -89,10 +91,10 @@ namespace {
 void write_history_csv(const RunFolder& out, const TrainState& s) {
   std::ostringstream o;
   o.precision(17);  // reads back to the same doubles (Python's Run.history, progress records)
-  o << "epoch,train_loss,val_loss,val_accuracy,grad_norm,seconds\n";
+  o << "epoch,train_loss,val_loss,val_accuracy,grad_norm,seconds,skipped,undone\n";
   for (const auto& e : s.history)
     o << e.epoch << "," << e.train_loss << "," << e.val_loss << "," << e.val_accuracy << ","
-      << e.grad_norm << "," << e.seconds << "\n";
+      << e.grad_norm << "," << e.seconds << "," << e.skipped << "," << e.undone << "\n";
   out.write_text("training_history.csv", o.str());
 }
 
@@ -234,6 +236,11 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
   const double train_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const bool diverged = state.stop_reason.rfind("diverged", 0) == 0;
+  std::int64_t skipped_batches = 0, undone_steps = 0;
+  for (const auto& e : state.history) {
+    skipped_batches += e.skipped;
+    undone_steps += e.undone;
+  }
   if (!restore() && writer) save_model(out.path("model"), model, w, {{"epoch", state.epochs_done}});
   if (state.best_epoch > 0)
     log.info("training: {} ({:.1f} s); best epoch {} with validation accuracy {:.2f} %",
@@ -262,6 +269,8 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
                             {"dt", w.integrator.dt},
                             {"T", w.integrator.t_end - w.integrator.t0},
                             {"train_wall_seconds", train_seconds},
+                            {"skipped_batches", skipped_batches},
+                            {"undone_steps", undone_steps},
                             {"ranks", comm.size()},
                             {"shards", trainer.shards()},
                             {"history", state.to_json().at("history")}};

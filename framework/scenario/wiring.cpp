@@ -159,6 +159,17 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
            opt::real("divergence_loss", "a batch loss above this stops training")
                .def(1e6)
                .positive(),
+           opt::integer("skip_nonfinite",
+                        "skip the optimizer step of a batch whose loss or gradient is NaN or "
+                        "infinite, up to n batches in a row; one more stops training as "
+                        "diverged (0: the first one stops it)")
+               .def(std::int64_t{0})
+               .at_least(0)
+               .at_most(1e6),
+           opt::boolean("rollback_nonfinite",
+                        "with skip_nonfinite, also undo the optimizer step before the first "
+                        "non-finite batch in a row (the update that led there; within an epoch)")
+               .def(false),
            opt::real("log_every_seconds", "progress line cadence (0: every batch)")
                .def(10.0)
                .at_least(0),

@@ -40,7 +40,9 @@ nlohmann::json EpochRecord::to_json() const {
           {"val_loss", real_json(val_loss)},
           {"val_accuracy", real_json(val_accuracy)},
           {"grad_norm", real_json(grad_norm)},
-          {"seconds", real_json(seconds)}};
+          {"seconds", real_json(seconds)},
+          {"skipped", skipped},
+          {"undone", undone}};
 }
 
 EpochRecord EpochRecord::from_json(const nlohmann::json& j) {
@@ -51,6 +53,8 @@ EpochRecord EpochRecord::from_json(const nlohmann::json& j) {
   r.val_accuracy = real_of(j.at("val_accuracy"));
   r.grad_norm = real_of(j.at("grad_norm"));
   r.seconds = real_of(j.at("seconds"));
+  r.skipped = j.value("skipped", std::int64_t{0});  // absent in checkpoints before they existed
+  r.undone = j.value("undone", std::int64_t{0});
   return r;
 }
 
@@ -63,6 +67,7 @@ nlohmann::json TrainState::to_json() const {
           {"best_val_accuracy", real_json(best_val_accuracy)},
           {"best_val_loss", real_json(best_val_loss)},
           {"bad_epochs", bad_epochs},
+          {"skipped_in_a_row", skipped_in_a_row},
           {"stop_reason", stop_reason}};
 }
 
@@ -74,6 +79,7 @@ TrainState TrainState::from_json(const nlohmann::json& j) {
   s.best_val_accuracy = real_of(j.at("best_val_accuracy"));
   s.best_val_loss = real_of(j.at("best_val_loss"));
   s.bad_epochs = j.at("bad_epochs");
+  s.skipped_in_a_row = j.value("skipped_in_a_row", std::int64_t{0});
   s.stop_reason = j.at("stop_reason");
   return s;
 }
@@ -230,14 +236,30 @@ typename Trainer<S>::StepResult Trainer<S>::train_step(const Matrix<S>& inputs,
   double norm2 = 0;
   for (const auto& g : grads_) norm2 += static_cast<double>(g.squaredNorm());
   r.grad_norm = std::sqrt(norm2);
-  r.ok = std::isfinite(r.loss) && r.loss <= cfg_.divergence_loss && std::isfinite(r.grad_norm);
+  r.finite = std::isfinite(r.loss) && std::isfinite(r.grad_norm);
+  r.ok = r.finite && r.loss <= cfg_.divergence_loss;
   if (!r.ok) return r;
   if (cfg_.clip_norm > 0 && r.grad_norm > cfg_.clip_norm)
     for (auto& g : grads_) g *= static_cast<S>(cfg_.clip_norm / r.grad_norm);
   auto params = model_.parameters();
+  if (cfg_.rollback_nonfinite) {
+    before_params_.resize(params.size());
+    for (std::size_t p = 0; p < params.size(); ++p) before_params_[p] = params[p].map();
+    before_opt_ = optimizer_->state();
+    can_roll_back_ = true;
+  }
   optimizer_->step(params, grads_);
   model_.parameters_changed();
   return r;
+}
+
+template <class S>
+void Trainer<S>::roll_back() {
+  auto params = model_.parameters();
+  for (std::size_t p = 0; p < params.size(); ++p) params[p].map() = before_params_[p];
+  optimizer_->load_state(before_opt_);
+  model_.parameters_changed();
+  can_roll_back_ = false;  // one step back, not more
 }
 
 template <class S>
@@ -261,6 +283,8 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
     const double epoch_lr = scheduled_lr(cfg_, epoch);
     double loss_sum = 0, norm_sum = 0;
     std::size_t seen = 0;
+    std::int64_t skipped = 0, undone = 0;
+    can_roll_back_ = false;  // a resumed epoch has no step before its first
     for (std::int64_t bi = 0; bi < batches; ++bi) {
       const std::size_t start = static_cast<std::size_t>(bi) * bs;
       const std::size_t end = std::min(order.size(), start + bs);
@@ -280,14 +304,43 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
                              : epoch_lr);
       progress::poll();  // between batches: a stop leaves the last epoch's checkpoint
       const StepResult r = train_step(inputs, labels, ids, key);
-      if (!r.ok) {
+      log_.debug("epoch {} batch {}: loss {:.6g}, gradient norm {:.6g}", epoch, bi + 1, r.loss,
+                 r.grad_norm);
+      if (!r.ok && r.finite) {  // a finite loss above the bound: the dynamics left the basin
         state.stop_reason = "diverged in epoch " + std::to_string(epoch) + ", batch " +
                             std::to_string(bi + 1) + " (loss " + std::to_string(r.loss) +
-                            ", gradient norm " + std::to_string(r.grad_norm) + ")";
+                            " above divergence_loss)";
+      } else if (!r.ok && state.skipped_in_a_row >= cfg_.skip_nonfinite) {
+        state.stop_reason =
+            "diverged in epoch " + std::to_string(epoch) + ", batch " + std::to_string(bi + 1) +
+            " (loss " + std::to_string(r.loss) + ", gradient norm " + std::to_string(r.grad_norm) +
+            (cfg_.skip_nonfinite > 0 ? "; " + std::to_string(cfg_.skip_nonfinite + 1) +
+                                           " non-finite batches in a row, skip_nonfinite = " +
+                                           std::to_string(cfg_.skip_nonfinite)
+                                     : std::string()) +
+            ")";
+      } else if (!r.ok) {
+        const bool undo = cfg_.rollback_nonfinite && can_roll_back_ && state.skipped_in_a_row == 0;
+        if (undo) {
+          roll_back();
+          ++undone;
+        }
+        ++state.skipped_in_a_row;
+        ++skipped;
+        ++done;
+        log_.warn(
+            "epoch {} batch {}: loss {:.5g}, gradient norm {:.5g}: not finite, step skipped{} "
+            "({} in a row, at most {})",
+            epoch, bi + 1, r.loss, r.grad_norm, undo ? " and the previous one undone" : "",
+            state.skipped_in_a_row, cfg_.skip_nonfinite);
+        continue;
+      }
+      if (!r.ok) {
         log_.error("{}; keeping the best model (epoch {})", state.stop_reason, state.best_epoch);
         if (hooks.restore_best) hooks.restore_best();
         return state;
       }
+      state.skipped_in_a_row = 0;
       const double loss = r.loss, norm = r.grad_norm;
       loss_sum += loss * double(b);
       norm_sum += norm;
@@ -314,7 +367,9 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
     EpochRecord rec;
     rec.epoch = epoch;
     rec.train_loss = loss_sum / double(std::max<std::size_t>(seen, 1));
-    rec.grad_norm = norm_sum / double(std::max<std::int64_t>(batches, 1));
+    rec.grad_norm = norm_sum / double(std::max<std::int64_t>(batches - skipped, 1));
+    rec.skipped = skipped;
+    rec.undone = undone;
     if (!val_idx.empty()) {
       EvalConfig ec;
       ec.horizon = 1;
@@ -338,9 +393,11 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
         (rec.val_accuracy == state.best_val_accuracy && rec.val_loss < state.best_val_loss);
     log_.info(
         "epoch {}/{}: train loss {:.5g}, val loss {:.5g}, val accuracy {:.2f} %, |grad| {:.3g}, "
-        "{:.1f} s{}",
+        "{:.1f} s{}{}",
         epoch, cfg_.epochs, rec.train_loss, rec.val_loss, 100 * rec.val_accuracy, rec.grad_norm,
-        rec.seconds, better ? " (best)" : "");
+        rec.seconds,
+        skipped > 0 ? fmt::format(", {} non-finite steps skipped, {} undone", skipped, undone) : "",
+        better ? " (best)" : "");
     nlohmann::json pr = rec.to_json();
     pr["kind"] = "epoch";
     pr["epochs"] = cfg_.epochs;

@@ -1,7 +1,8 @@
 // The adjoint trainer: minibatches through the fixed-step scheme, exact gradients by the
 // discrete adjoint, one optimizer step per batch, validation every epoch, best-model keeping,
-// early stopping, gradient-norm clipping, a stop on NaN or divergence, and checkpoints that
-// resume to the same bits as an uninterrupted run.
+// early stopping, gradient-norm clipping, a stop on NaN or divergence (or a bounded run of
+// skipped steps on a NaN or infinite gradient), and checkpoints that resume to the same bits as
+// an uninterrupted run.
 #pragma once
 
 #include <spdlog/logger.h>
@@ -30,6 +31,14 @@ struct TrainConfig {
   std::int64_t checkpoint_every = 0;  // adjoint memory: 0 = automatic
   std::int64_t shards = 0;            // column blocks of a batch summed in a fixed tree; 0: ranks
   double divergence_loss = 1e6;       // a batch loss above this (or NaN) stops training
+  // A batch whose loss or gradient is NaN or infinite skips its optimizer step (parameters and
+  // optimizer state untouched, as mixed-precision loss scaling does) up to this many times in a
+  // row; one more in a row stops training as diverged. 0: the first one stops it.
+  std::int64_t skip_nonfinite = 0;
+  // With skip_nonfinite: also undo the optimizer step before the first non-finite batch of a
+  // run of them (the update that led there), as restarting before a loss spike does. Within an
+  // epoch only, so a resumed run stays bit-identical.
+  bool rollback_nonfinite = false;
   double log_every_seconds = 10;
   std::int64_t eval_batch = 1000;
   Criterion eval_criterion = Criterion::overlap;  // validation classifies as evaluation does
@@ -38,6 +47,8 @@ struct TrainConfig {
 struct EpochRecord {
   std::int64_t epoch = 0;  // 1-based
   double train_loss = 0, val_loss = 0, val_accuracy = 0, grad_norm = 0, seconds = 0;
+  std::int64_t skipped = 0;  // batches whose step was skipped (train.skip_nonfinite)
+  std::int64_t undone = 0;   // steps undone before a skipped batch (train.rollback_nonfinite)
   nlohmann::json to_json() const;
   static EpochRecord from_json(const nlohmann::json& j);
 };
@@ -47,8 +58,9 @@ struct TrainState {
   std::vector<EpochRecord> history;
   std::int64_t best_epoch = 0;
   double best_val_accuracy = -1, best_val_loss = INFINITY;
-  std::int64_t bad_epochs = 0;  // epochs since the best, for early stopping
-  std::string stop_reason;      // empty while training goes on
+  std::int64_t bad_epochs = 0;        // epochs since the best, for early stopping
+  std::int64_t skipped_in_a_row = 0;  // the latest batches' skipped steps, across epochs
+  std::string stop_reason;            // empty while training goes on
   nlohmann::json to_json() const;
   static TrainState from_json(const nlohmann::json& j);
 };
@@ -76,11 +88,12 @@ class Trainer {
 
   // One optimizer step on a batch: loss and exact gradient, global-norm clipping, the update and
   // the model's parameters_changed(). With a NaN, infinite or too large loss or gradient the
-  // parameters are left as they were and `ok` is false. The training loop and the benchmark
-  // both time exactly this.
+  // parameters and the optimizer state are left as they were and `ok` is false. The training loop
+  // and the benchmark both time exactly this.
   struct StepResult {
     double loss = 0, grad_norm = 0;
     bool ok = true;
+    bool finite = true;  // the loss and gradient norm are numbers (not NaN or infinite)
   };
   StepResult train_step(const Matrix<S>& inputs, std::span<const int> labels,
                         std::span<const std::uint64_t> ids, NoiseKey key);
@@ -104,6 +117,11 @@ class Trainer {
   std::unique_ptr<Optimizer<S>> optimizer_;
   std::unique_ptr<Adjoint<S>> adjoint_;
   std::unique_ptr<parallel::ShardTree<S>> tree_;
+  // The parameters and optimizer state before the latest step (rollback_nonfinite).
+  std::vector<Matrix<S>> before_params_;
+  std::vector<std::pair<std::string, Matrix<S>>> before_opt_;
+  bool can_roll_back_ = false;
+  void roll_back();
   Matrix<S> X_, a_;
   std::vector<Matrix<S>> acc_, grads_;
 
