@@ -66,6 +66,26 @@ Items<double> eight_items() {
   return it;
 }
 
+// The poisoned model, its loss and scheme, and a trainer with Adam (lr 0.01) over batches of two.
+struct PoisonRig {
+  PoisonedBias model;
+  ToLabelColumn loss;
+  FixedStepScheme<double> scheme{Method::euler, 0.1, 0.0, model, nullptr, 1};
+  spdlog::logger log{"test"};
+  Trainer<double> trainer;
+  explicit PoisonRig(std::set<int> poisoned, TrainConfig cfg = {})
+      : trainer(with_adam(cfg), model, loss, scheme, 5, 1, log) {
+    model.poisoned = std::move(poisoned);
+  }
+  static TrainConfig with_adam(TrainConfig cfg) {
+    cfg.batch_size = 2;
+    cfg.optimizer.kind = "adam";
+    cfg.optimizer.lr = 0.01;
+    return cfg;
+  }
+  Matrix<double> b() { return Eigen::Map<Matrix<double>>(model.parameters()[0].data, 2, 1); }
+};
+
 struct SkipRun {
   TrainState state;
   Matrix<double> b;
@@ -73,26 +93,18 @@ struct SkipRun {
 
 SkipRun train_poisoned(std::set<int> poisoned, std::int64_t skip, std::int64_t epochs,
                        TrainState from = {}, double divergence_loss = 1e6, bool rollback = false) {
-  PoisonedBias model;
-  model.poisoned = std::move(poisoned);
-  ToLabelColumn loss;
-  FixedStepScheme<double> scheme(Method::euler, 0.1, 0.0, model, nullptr, 1);
-  spdlog::logger log("test");
   TrainConfig cfg;
   cfg.epochs = epochs;
-  cfg.batch_size = 2;
-  cfg.optimizer.kind = "adam";
-  cfg.optimizer.lr = 0.01;
   cfg.skip_nonfinite = skip;
   cfg.divergence_loss = divergence_loss;
   cfg.rollback_nonfinite = rollback;
-  Trainer<double> trainer(cfg, model, loss, scheme, 5, 1, log);
+  PoisonRig rig(std::move(poisoned), cfg);
   const Items<double> items = eight_items();
   std::vector<Index> train_idx(8);
   for (Index j = 0; j < 8; ++j) train_idx[static_cast<std::size_t>(j)] = j;
   SkipRun r;
-  r.state = trainer.train(items, train_idx, {}, std::move(from), {});
-  r.b = Eigen::Map<Matrix<double>>(model.parameters()[0].data, 2, 1);
+  r.state = rig.trainer.train(items, train_idx, {}, std::move(from), {});
+  r.b = rig.b();
   return r;
 }
 
@@ -100,21 +112,14 @@ SkipRun train_poisoned(std::set<int> poisoned, std::int64_t skip, std::int64_t e
 
 TEST_CASE("a step with a non-finite gradient leaves parameters and optimizer state as they were",
           "[train][skip]") {
-  PoisonedBias model;
-  model.poisoned = {1};
-  ToLabelColumn loss;
-  FixedStepScheme<double> scheme(Method::euler, 0.1, 0.0, model, nullptr, 1);
-  spdlog::logger log("test");
-  TrainConfig cfg;
-  cfg.optimizer.kind = "adam";
-  cfg.optimizer.lr = 0.01;
-  Trainer<double> trainer(cfg, model, loss, scheme, 5, 1, log);
+  PoisonRig rig({1});
+  auto& trainer = rig.trainer;
   const Items<double> items = eight_items();
   const std::vector<int> labels = {0, 1};
   const std::vector<std::uint64_t> ids = {0, 1};
   const Matrix<double> in = items.x.leftCols(2);
   auto snapshot = [&] {
-    std::vector<Matrix<double>> s = {Eigen::Map<Matrix<double>>(model.parameters()[0].data, 2, 1)};
+    std::vector<Matrix<double>> s = {rig.b()};
     for (auto& [name, m] : trainer.optimizer().state()) s.push_back(m);
     return s;
   };
@@ -195,14 +200,7 @@ TEST_CASE("rollback_nonfinite undoes the step before a run of non-finite batches
     CHECK(r.state.history[0].skipped == 1);
     CHECK(r.state.history[0].undone == 1);
     // The same bits as two steps on batches 1 and 4 of the epoch's order, from the start.
-    PoisonedBias model;
-    ToLabelColumn loss;
-    FixedStepScheme<double> scheme(Method::euler, 0.1, 0.0, model, nullptr, 1);
-    spdlog::logger log("test");
-    TrainConfig cfg;
-    cfg.optimizer.kind = "adam";
-    cfg.optimizer.lr = 0.01;
-    Trainer<double> reference(cfg, model, loss, scheme, 5, 1, log);
+    PoisonRig rig({});
     const Items<double> items = eight_items();
     std::vector<Index> all(8);
     for (Index j = 0; j < 8; ++j) all[static_cast<std::size_t>(j)] = j;
@@ -217,9 +215,9 @@ TEST_CASE("rollback_nonfinite undoes the step before a run of non-finite batches
         labels.push_back(items.labels[static_cast<std::size_t>(k)]);
         ids.push_back(items.ids[static_cast<std::size_t>(k)]);
       }
-      REQUIRE(reference.train_step(in, labels, ids, NoiseKey{1, 1, 0}).ok);
+      REQUIRE(rig.trainer.train_step(in, labels, ids, NoiseKey{1, 1, 0}).ok);
     }
-    const Matrix<double> b = Eigen::Map<Matrix<double>>(model.parameters()[0].data, 2, 1);
+    const Matrix<double> b = rig.b();
     CHECK(r.b == b);
     CHECK(train_poisoned({2}, 1, 1).b != b);  // without the rollback batch 2 counts
   }
