@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <memory>
 #include <set>
 
 #include "train/trainer.hpp"
@@ -72,16 +73,19 @@ struct PoisonRig {
   ToLabelColumn loss;
   FixedStepScheme<double> scheme{Method::euler, 0.1, 0.0, model, nullptr, 1};
   spdlog::logger log{"test"};
-  Trainer<double> trainer;
-  explicit PoisonRig(std::set<int> poisoned, TrainConfig cfg = {})
-      : trainer(with_adam(cfg), model, loss, scheme, 5, 1, log) {
+  TrainConfig cfg;
+  std::unique_ptr<Trainer<double>> trainer;
+  explicit PoisonRig(std::set<int> poisoned, std::int64_t epochs = 1, std::int64_t skip = 0,
+                     double divergence_loss = 1e6, bool rollback = false) {
     model.poisoned = std::move(poisoned);
-  }
-  static TrainConfig with_adam(TrainConfig cfg) {
+    cfg.epochs = epochs;
     cfg.batch_size = 2;
     cfg.optimizer.kind = "adam";
     cfg.optimizer.lr = 0.01;
-    return cfg;
+    cfg.skip_nonfinite = skip;
+    cfg.divergence_loss = divergence_loss;
+    cfg.rollback_nonfinite = rollback;
+    trainer = std::make_unique<Trainer<double>>(cfg, model, loss, scheme, 5, 1, log);
   }
   Matrix<double> b() { return Eigen::Map<Matrix<double>>(model.parameters()[0].data, 2, 1); }
 };
@@ -93,17 +97,12 @@ struct SkipRun {
 
 SkipRun train_poisoned(std::set<int> poisoned, std::int64_t skip, std::int64_t epochs,
                        TrainState from = {}, double divergence_loss = 1e6, bool rollback = false) {
-  TrainConfig cfg;
-  cfg.epochs = epochs;
-  cfg.skip_nonfinite = skip;
-  cfg.divergence_loss = divergence_loss;
-  cfg.rollback_nonfinite = rollback;
-  PoisonRig rig(std::move(poisoned), cfg);
+  PoisonRig rig(std::move(poisoned), epochs, skip, divergence_loss, rollback);
   const Items<double> items = eight_items();
   std::vector<Index> train_idx(8);
   for (Index j = 0; j < 8; ++j) train_idx[static_cast<std::size_t>(j)] = j;
   SkipRun r;
-  r.state = rig.trainer.train(items, train_idx, {}, std::move(from), {});
+  r.state = rig.trainer->train(items, train_idx, {}, std::move(from), {});
   r.b = rig.b();
   return r;
 }
@@ -113,7 +112,7 @@ SkipRun train_poisoned(std::set<int> poisoned, std::int64_t skip, std::int64_t e
 TEST_CASE("a step with a non-finite gradient leaves parameters and optimizer state as they were",
           "[train][skip]") {
   PoisonRig rig({1});
-  auto& trainer = rig.trainer;
+  auto& trainer = *rig.trainer;
   const Items<double> items = eight_items();
   const std::vector<int> labels = {0, 1};
   const std::vector<std::uint64_t> ids = {0, 1};
@@ -215,7 +214,7 @@ TEST_CASE("rollback_nonfinite undoes the step before a run of non-finite batches
         labels.push_back(items.labels[static_cast<std::size_t>(k)]);
         ids.push_back(items.ids[static_cast<std::size_t>(k)]);
       }
-      REQUIRE(rig.trainer.train_step(in, labels, ids, NoiseKey{1, 1, 0}).ok);
+      REQUIRE(rig.trainer->train_step(in, labels, ids, NoiseKey{1, 1, 0}).ok);
     }
     const Matrix<double> b = rig.b();
     CHECK(r.b == b);
