@@ -116,6 +116,11 @@ TrainJob<S>::TrainJob(const Wiring& w, Instances<S>& in) : w_(w), in_(in) {
     w.integrator_table.fail("method",
                             "training needs a fixed-step method (euler, rk4, "
                             "euler_maruyama): the adjoint is that of the discrete map");
+  const Options& t = w.train_table;
+  if (t.boolean("rollback_nonfinite") && t.integer("skip_nonfinite") == 0)
+    t.fail("rollback_nonfinite",
+           "needs skip_nonfinite > 0: without it the first non-finite batch stops training, "
+           "so no step is ever undone");
 }
 
 template <class S>

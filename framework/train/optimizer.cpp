@@ -16,20 +16,21 @@ void size_like(std::vector<Matrix<S>>& bufs, const std::vector<Parameter<S>>& pa
 }
 
 template <class S>
-void restore(std::vector<Matrix<S>>& bufs, const std::string& prefix,
-             const std::vector<std::pair<std::string, Matrix<S>>>& state) {
+void restore(std::vector<Matrix<S>>& bufs, const std::string& prefix, const NamedArrays<S>& state) {
   bufs.clear();
   for (const auto& [name, m] : state)
     if (name.rfind(prefix, 0) == 0) bufs.push_back(m);
 }
 
+// Appends bufs as prefix0, prefix1, ... at out[k...], reusing what is there (save_state).
 template <class S>
-std::vector<std::pair<std::string, Matrix<S>>> named(const std::vector<Matrix<S>>& bufs,
-                                                     const std::string& prefix) {
-  std::vector<std::pair<std::string, Matrix<S>>> out;
-  for (std::size_t i = 0; i < bufs.size(); ++i)
-    out.emplace_back(prefix + std::to_string(i), bufs[i]);
-  return out;
+void put_named(NamedArrays<S>& out, std::size_t& k, const std::vector<Matrix<S>>& bufs,
+               const std::string& prefix) {
+  for (std::size_t i = 0; i < bufs.size(); ++i, ++k) {
+    if (k == out.size()) out.emplace_back();
+    out[k].first = prefix + std::to_string(i);
+    out[k].second = bufs[i];  // same shape: Eigen copies into the existing storage
+  }
 }
 
 template <class S>
@@ -51,13 +52,16 @@ class Adam final : public Optimizer<S> {
           step * m_[i].array() / ((v_[i].array().sqrt() * inv_sqrt_bc2) + eps);
     }
   }
-  std::vector<std::pair<std::string, Matrix<S>>> state() const override {
-    auto s = named(m_, "adam_m");
-    for (auto& p : named(v_, "adam_v")) s.push_back(std::move(p));
-    s.emplace_back("adam_t", Matrix<S>::Constant(1, 1, static_cast<S>(t_)));
-    return s;
+  void save_state(NamedArrays<S>& out) const override {
+    std::size_t k = 0;
+    put_named(out, k, m_, "adam_m");
+    put_named(out, k, v_, "adam_v");
+    if (k == out.size()) out.emplace_back();
+    out[k].first = "adam_t";
+    out[k++].second.setConstant(1, 1, static_cast<S>(t_));
+    out.resize(k);
   }
-  void load_state(const std::vector<std::pair<std::string, Matrix<S>>>& s) override {
+  void load_state(const NamedArrays<S>& s) override {
     restore(m_, "adam_m", s);
     restore(v_, "adam_v", s);
     for (const auto& [name, m] : s)
@@ -82,12 +86,12 @@ class Sgd final : public Optimizer<S> {
       params[i].map() -= lr * vel_[i];
     }
   }
-  std::vector<std::pair<std::string, Matrix<S>>> state() const override {
-    return named(vel_, "sgd_velocity");
+  void save_state(NamedArrays<S>& out) const override {
+    std::size_t k = 0;
+    put_named(out, k, vel_, "sgd_velocity");
+    out.resize(k);
   }
-  void load_state(const std::vector<std::pair<std::string, Matrix<S>>>& s) override {
-    restore(vel_, "sgd_velocity", s);
-  }
+  void load_state(const NamedArrays<S>& s) override { restore(vel_, "sgd_velocity", s); }
 
  private:
   OptimizerConfig c_;

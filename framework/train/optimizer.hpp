@@ -15,13 +15,24 @@ struct OptimizerConfig {
 };
 
 template <class S>
+using NamedArrays = std::vector<std::pair<std::string, Matrix<S>>>;
+
+template <class S>
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
   // params <- params - update(grads)
   virtual void step(std::vector<Parameter<S>>& params, const std::vector<Matrix<S>>& grads) = 0;
-  virtual std::vector<std::pair<std::string, Matrix<S>>> state() const = 0;
-  virtual void load_state(const std::vector<std::pair<std::string, Matrix<S>>>& state) = 0;
+  // Writes the state into `out` in place: arrays already of the right shape keep their
+  // storage, so a snapshot taken before every step (train.rollback_nonfinite) allocates only
+  // the first time.
+  virtual void save_state(NamedArrays<S>& out) const = 0;
+  NamedArrays<S> state() const {
+    NamedArrays<S> s;
+    save_state(s);
+    return s;
+  }
+  virtual void load_state(const NamedArrays<S>& state) = 0;
   // The learning rate of the next steps (schedules set it once per epoch).
   void set_lr(double lr) { lr_ = lr; }
   double lr() const { return lr_; }

@@ -245,7 +245,7 @@ typename Trainer<S>::StepResult Trainer<S>::train_step(const Matrix<S>& inputs,
   if (cfg_.rollback_nonfinite) {
     before_params_.resize(params.size());
     for (std::size_t p = 0; p < params.size(); ++p) before_params_[p] = params[p].map();
-    before_opt_ = optimizer_->state();
+    optimizer_->save_state(before_opt_);
     can_roll_back_ = true;
   }
   optimizer_->step(params, grads_);
@@ -306,20 +306,25 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
       const StepResult r = train_step(inputs, labels, ids, key);
       log_.debug("epoch {} batch {}: loss {:.6g}, gradient norm {:.6g}", epoch, bi + 1, r.loss,
                  r.grad_norm);
-      if (!r.ok && r.finite) {  // a finite loss above the bound: the dynamics left the basin
+      const bool stop = !r.ok && (r.finite || state.skipped_in_a_row >= cfg_.skip_nonfinite);
+      if (stop) {
         state.stop_reason = "diverged in epoch " + std::to_string(epoch) + ", batch " +
-                            std::to_string(bi + 1) + " (loss " + std::to_string(r.loss) +
-                            " above divergence_loss)";
-      } else if (!r.ok && state.skipped_in_a_row >= cfg_.skip_nonfinite) {
-        state.stop_reason =
-            "diverged in epoch " + std::to_string(epoch) + ", batch " + std::to_string(bi + 1) +
-            " (loss " + std::to_string(r.loss) + ", gradient norm " + std::to_string(r.grad_norm) +
-            (cfg_.skip_nonfinite > 0 ? "; " + std::to_string(cfg_.skip_nonfinite + 1) +
-                                           " non-finite batches in a row, skip_nonfinite = " +
-                                           std::to_string(cfg_.skip_nonfinite)
-                                     : std::string()) +
-            ")";
-      } else if (!r.ok) {
+                            std::to_string(bi + 1) + " (loss " + std::to_string(r.loss);
+        if (r.finite)  // a finite loss above the bound: the dynamics left the basin
+          state.stop_reason += " above divergence_loss)";
+        else
+          state.stop_reason +=
+              ", gradient norm " + std::to_string(r.grad_norm) +
+              (cfg_.skip_nonfinite > 0 ? "; " + std::to_string(cfg_.skip_nonfinite + 1) +
+                                             " non-finite batches in a row, skip_nonfinite = " +
+                                             std::to_string(cfg_.skip_nonfinite)
+                                       : std::string()) +
+              ")";
+        log_.error("{}; keeping the best model (epoch {})", state.stop_reason, state.best_epoch);
+        if (hooks.restore_best) hooks.restore_best();
+        return state;
+      }
+      if (!r.ok) {  // not finite, within skip_nonfinite: skip the step
         const bool undo = cfg_.rollback_nonfinite && can_roll_back_ && state.skipped_in_a_row == 0;
         if (undo) {
           roll_back();
@@ -334,11 +339,6 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
             epoch, bi + 1, r.loss, r.grad_norm, undo ? " and the previous one undone" : "",
             state.skipped_in_a_row, cfg_.skip_nonfinite);
         continue;
-      }
-      if (!r.ok) {
-        log_.error("{}; keeping the best model (epoch {})", state.stop_reason, state.best_epoch);
-        if (hooks.restore_best) hooks.restore_best();
-        return state;
       }
       state.skipped_in_a_row = 0;
       const double loss = r.loss, norm = r.grad_norm;

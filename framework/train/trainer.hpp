@@ -119,7 +119,7 @@ class Trainer {
   std::unique_ptr<parallel::ShardTree<S>> tree_;
   // The parameters and optimizer state before the latest step (rollback_nonfinite).
   std::vector<Matrix<S>> before_params_;
-  std::vector<std::pair<std::string, Matrix<S>>> before_opt_;
+  NamedArrays<S> before_opt_;
   bool can_roll_back_ = false;
   void roll_back();
   Matrix<S> X_, a_;

@@ -119,6 +119,15 @@ TEST_CASE("training refuses scenarios it cannot train", "[train][cli]") {
                                   "--set integrator.t_end=10.0 --set integrator.steps=0");
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.output, Catch::Contains("training needs a fixed-step method"));
+  // An undo that could never happen: the first non-finite batch would stop the run.
+  const auto undo =
+      test::run_dynsim("validate " + kScenario + " --set train.rollback_nonfinite=true");
+  CHECK(undo.exit_code == 2);
+  CHECK_THAT(undo.output, Catch::Contains("--set train.rollback_nonfinite=true") &&
+                              Catch::Contains("needs skip_nonfinite > 0"));
+  CHECK(test::run_dynsim("validate " + kScenario +
+                         " --set train.rollback_nonfinite=true --set train.skip_nonfinite=2")
+            .exit_code == 0);
 }
 
 TEST_CASE("a sweep trains each point and seed once, evaluates attacks and resumes",
