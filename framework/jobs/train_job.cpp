@@ -38,6 +38,7 @@ TrainConfig train_config(const Options& t) {
   c.divergence_loss = t.real("divergence_loss");
   c.skip_nonfinite = t.integer("skip_nonfinite");
   c.rollback_nonfinite = t.boolean("rollback_nonfinite");
+  c.shift_pixels = static_cast<int>(t.integer("shift_pixels"));
   c.log_every_seconds = t.real("log_every_seconds");
   return c;
 }
@@ -121,6 +122,18 @@ TrainJob<S>::TrainJob(const Wiring& w, Instances<S>& in) : w_(w), in_(in) {
     t.fail("rollback_nonfinite",
            "needs skip_nonfinite > 0: without it the first non-finite batch stops training, "
            "so no step is ever undone");
+  if (const auto k = t.integer("shift_pixels"); k > 0) {
+    const auto [rows, cols] = in.dataset->image_shape();
+    const std::string name = w.plugin("dataset")->record->name;
+    if (rows <= 0 || cols <= 0 || static_cast<Index>(rows) * cols != in.dataset->dim())
+      t.fail("shift_pixels", "dataset '" + name +
+                                 "' does not hold images, so there is nothing "
+                                 "to shift (use 0)");
+    if (k >= std::min(rows, cols))
+      t.fail("shift_pixels", "a shift of " + std::to_string(k) + " pixels moves the whole " +
+                                 std::to_string(rows) + " x " + std::to_string(cols) +
+                                 " image of dataset '" + name + "' out of its frame");
+  }
 }
 
 template <class S>
@@ -139,6 +152,9 @@ nlohmann::json TrainJob<S>::run(const RunFolder& out, spdlog::logger& log, bool 
   FixedStepScheme<S> scheme = scheme_for(w, in_);
   const std::int64_t steps = w.integrator.fixed_steps();
   TrainConfig cfg = train_config(tt);
+  const auto shape = in_.dataset->image_shape();
+  cfg.image_rows = shape[0];
+  cfg.image_cols = shape[1];
   const EvalConfig ec = eval_config(w.evaluate_table);  // validation integrates and scores alike
   cfg.eval_batch = ec.batch;
   cfg.eval_criterion = ec.criterion;

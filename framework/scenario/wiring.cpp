@@ -170,6 +170,13 @@ const std::vector<std::pair<std::string, OptionSpecs>>& host_tables() {
                         "with skip_nonfinite, also undo the optimizer step before the first "
                         "non-finite batch in a row (the update that led there; within an epoch)")
                .def(false),
+           opt::integer("shift_pixels",
+                        "augmentation: translate each training image by up to k pixels per "
+                        "direction (uniform, redrawn every epoch, keyed by seed, epoch and item; "
+                        "zero fill; validation and test are never shifted; 0: off)")
+               .def(std::int64_t{0})
+               .at_least(0)
+               .at_most(1e4),
            opt::real("log_every_seconds", "progress line cadence (0: every batch)")
                .def(10.0)
                .at_least(0),

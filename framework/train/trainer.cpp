@@ -9,6 +9,7 @@
 #include "common/progress.hpp"
 #include "evaluate/evaluate.hpp"
 #include "parallel/comm.hpp"
+#include "train/augment.hpp"
 
 namespace dynsim {
 
@@ -276,6 +277,7 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
   Matrix<S> inputs;
   std::vector<int> labels;
   std::vector<std::uint64_t> ids;
+  const Random shifts(seed_, Stream::augment);
   for (std::int64_t epoch = state.epochs_done + 1; epoch <= cfg_.epochs; ++epoch) {
     const auto t_epoch = clock::now();
     const std::vector<Index> order = epoch_order(train_idx, items.ids, seed_, epoch);
@@ -293,7 +295,15 @@ TrainState Trainer<S>::train(const Items<S>& items, const std::vector<Index>& tr
       labels.clear();
       ids.clear();
       for (std::size_t j = start; j < end; ++j) {
-        inputs.col(static_cast<Index>(j - start)) = items.x.col(order[j]);
+        const Index col = static_cast<Index>(j - start);
+        if (cfg_.shift_pixels > 0)
+          shift_image(
+              items.x.col(order[j]).data(), inputs.col(col).data(), cfg_.image_rows,
+              cfg_.image_cols,
+              pixel_shift(shifts, static_cast<std::uint32_t>(epoch),
+                          items.ids[static_cast<std::size_t>(order[j])], cfg_.shift_pixels));
+        else
+          inputs.col(col) = items.x.col(order[j]);
         labels.push_back(items.labels[static_cast<std::size_t>(order[j])]);
         ids.push_back(items.ids[static_cast<std::size_t>(order[j])]);
       }

@@ -39,6 +39,10 @@ struct TrainConfig {
   // run of them (the update that led there), as restarting before a loss spike does. Within an
   // epoch only, so a resumed run stays bit-identical.
   bool rollback_nonfinite = false;
+  // Translate each training image by up to this many pixels per direction, drawn afresh every
+  // epoch (train/augment.hpp); image_rows x image_cols is the dataset's image shape.
+  int shift_pixels = 0;
+  int image_rows = 0, image_cols = 0;
   double log_every_seconds = 10;
   std::int64_t eval_batch = 1000;
   Criterion eval_criterion = Criterion::overlap;  // validation classifies as evaluation does

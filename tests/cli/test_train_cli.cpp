@@ -128,6 +128,40 @@ TEST_CASE("training refuses scenarios it cannot train", "[train][cli]") {
   CHECK(test::run_dynsim("validate " + kScenario +
                          " --set train.rollback_nonfinite=true --set train.skip_nonfinite=2")
             .exit_code == 0);
+  // A shift as wide as the 7 x 7 letters would leave only background.
+  const auto shift = test::run_dynsim("validate " + kScenario + " --set train.shift_pixels=7");
+  CHECK(shift.exit_code == 2);
+  CHECK_THAT(shift.output,
+             Catch::Contains("--set train.shift_pixels=7") && Catch::Contains("out of its frame"));
+  CHECK(test::run_dynsim("validate " + kScenario + " --set train.shift_pixels=3").exit_code == 0);
+}
+
+TEST_CASE("pixel shifts change what is trained and resume to the same bits", "[train][cli]") {
+  const std::string full = test::temp_dir() + "/letters-shift-full",
+                    part = test::temp_dir() + "/letters-shift-part",
+                    plain = test::temp_dir() + "/letters-shift-plain";
+  REQUIRE(short_run(full, "--set train.shift_pixels=1").exit_code == 0);
+  REQUIRE(short_run(part, "--set train.shift_pixels=1 --set train.stop_after_epochs=3").exit_code ==
+          0);
+  const auto r = test::run_dynsim("run --resume " + part + " --set train.stop_after_epochs=0");
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  for (const auto& f : fs::directory_iterator(fs::path(full) / "checkpoint"))
+    if (f.path().extension() == ".npy") {
+      INFO(f.path().filename());
+      CHECK(slurp(f.path()) == slurp(fs::path(part) / "checkpoint" / f.path().filename()));
+    }
+  // The same run without shifts trains on other inputs from the first epoch on.
+  REQUIRE(short_run(plain, "--set train.stop_after_epochs=1").exit_code == 0);
+  const auto first_line = [](const fs::path& csv) {
+    std::istringstream in(slurp(csv));
+    std::string header, line;
+    std::getline(in, header);
+    std::getline(in, line);
+    return line;
+  };
+  CHECK(first_line(fs::path(full) / "training_history.csv").substr(0, 20) !=
+        first_line(fs::path(plain) / "training_history.csv").substr(0, 20));
 }
 
 TEST_CASE("a sweep trains each point and seed once, evaluates attacks and resumes",

@@ -26,6 +26,7 @@ enum class Stream : std::uint64_t {
   attack = 5,   // input corruption
   perturb = 6,  // stability probes
   sample = 7,   // generation: latent samples
+  augment = 8,  // training-time shifts of image items
   user = 1000   // first id free for plugins' own streams
 };
 
